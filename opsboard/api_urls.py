@@ -1,0 +1,28 @@
+"""Every REST endpoint under /api/v1/, and the OpenAPI schema that describes them."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from opsboard.accounts import api as accounts_api
+from opsboard.accounts import roles
+from opsboard.audit import api as audit_api
+
+
+class SchemaView(SpectacularAPIView):
+    """The schema is public: it describes the API and holds no data."""
+
+    required_role = roles.PUBLIC
+
+
+class SchemaDocsView(SpectacularRedocView):
+    required_role = roles.PUBLIC
+
+
+urlpatterns = [
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", SchemaDocsView.as_view(url_name="api:schema"), name="docs"),
+    path("me", accounts_api.MeView.as_view(), name="me"),
+    path("tokens", accounts_api.TokenListView.as_view(), name="tokens"),
+    path("tokens/<uuid:uid>/revoke", accounts_api.TokenRevokeView.as_view(), name="token_revoke"),
+    path("audit", audit_api.AuditEventListView.as_view(), name="audit"),
+]

@@ -1,0 +1,14 @@
+from django.urls import include, path
+
+from opsboard import views
+from opsboard.accounts.views import LoginView, LogoutView
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("audit/", include("opsboard.audit.urls")),
+    path("", include("opsboard.accounts.urls")),
+    path("api/v1/", include(("opsboard.api_urls", "api"))),
+]

@@ -1,0 +1,25 @@
+"""Project-wide pages: the Overview and /healthz."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from opsboard.accounts import roles
+from opsboard.accounts.permissions import role_required
+from opsboard.health import health_report
+
+
+@role_required(roles.PUBLIC)
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database, Redis and the Celery heartbeat are fine; 503 naming what is down."""
+    healthy, body = health_report()
+    response = JsonResponse(body, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(roles.VIEWER)
+def overview(request: HttpRequest) -> HttpResponse:
+    healthy, report = health_report()
+    return render(request, "overview.html", {"healthy": healthy, "checks": report["checks"].values()})
