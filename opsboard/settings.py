@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 
 from opsboard.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -149,6 +150,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# A worker started without -Q consumes every queue here; start workers with -Q to shard.
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("default", "maintenance")]
 CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ["opsboard.health"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -158,12 +161,33 @@ CELERY_TASK_ROUTES = {
     # The heartbeat proves that beat schedules and a worker executes; it goes through the
     # default queue like ordinary work, so a stuck default queue shows on /healthz.
     "opsboard.heartbeat": {"queue": "default"},
+    # Store maintenance: bulk SQL that may take seconds; kept off the queues of polls and pages.
+    "monitoring.roll_up": {"queue": "maintenance"},
+    "monitoring.apply_retention": {"queue": "maintenance"},
 }
 
 CELERY_BEAT_SCHEDULE = {
     # Liveness of beat and workers, read by /healthz.
     "heartbeat": {"task": "opsboard.heartbeat", "schedule": HEARTBEAT_INTERVAL},
+    # 1-minute and 1-hour rollups of the minutes that received samples.
+    "roll-up": {"task": "monitoring.roll_up", "schedule": 60.0},
+    # Delete raw samples, rollups and silent series past their retention, in small batches.
+    "retention": {"task": "monitoring.apply_retention", "schedule": 600.0},
 }
+
+# --- Time-series store ---------------------------------------------------------------
+DAY_S = 86_400
+RETENTION_RAW_S = env_int("RETENTION_RAW_DAYS", 15, minimum=1) * DAY_S
+RETENTION_1M_S = env_int("RETENTION_1M_DAYS", 90, minimum=1) * DAY_S
+RETENTION_1H_S = env_int("RETENTION_1H_DAYS", 730, minimum=1) * DAY_S
+RETENTION_BATCH_ROWS = env_int("RETENTION_BATCH_ROWS", 20_000, minimum=100)
+# Callables given every store write's `Touched` announcement after commit.
+OPSBOARD_SERIES_SUBSCRIBERS: list[str] = []
+PUSH_MAX_BODY_BYTES = env_int("PUSH_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+PUSH_MAX_SAMPLES = env_int("PUSH_MAX_SAMPLES", 100_000, minimum=1)
+PUSH_MAX_NEW_SERIES_PER_MINUTE = env_int("PUSH_MAX_NEW_SERIES_PER_MINUTE", 10_000, minimum=0)
+# Samples stamped further ahead than this are refused (a clock running fast).
+PUSH_MAX_FUTURE_S = env_int("PUSH_MAX_FUTURE_S", 300, minimum=0)
 
 # --- Authentication -------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from monitoring import store
 from opsboard.accounts import roles
 from opsboard.accounts.models import User
 
@@ -22,6 +23,12 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.CACHES["default"]["KEY_PREFIX"] = TEST_PREFIX
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"{TEST_PREFIX}:channels"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_series() -> None:
+    """Each test empties the tables it wrote (rollback or flush); the id cache must follow."""
+    store.forget_cached_series()
 
 
 PASSWORD = "correct horse battery staple"

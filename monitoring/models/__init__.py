@@ -1,0 +1,3 @@
+from monitoring.models.series import Rollup, RollupDirty, Sample, Series
+
+__all__ = ["Rollup", "RollupDirty", "Sample", "Series"]
