@@ -19,7 +19,7 @@ _django.setup()
 from django.db import connection, transaction  # noqa: E402
 
 from monitoring import store  # noqa: E402
-from monitoring.samples import Sample, make_labels  # noqa: E402
+from monitoring.samples import Sample, make_labels, series_hash  # noqa: E402
 
 START_MS = int(time.time() * 1000) - 3 * 86_400_000
 
@@ -46,32 +46,20 @@ def time_store(batches: list[list[Sample]]) -> float:
 
 
 def time_bare_copy(batches: list[list[Sample]]) -> float:
+    """The same rows by COPY into an identical table, series ids already known."""
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_copy (LIKE monitoring_sample INCLUDING ALL)")
-        cursor.execute("SELECT id, hash FROM monitoring_series")
-    ids = {}
-    from monitoring.samples import series_hash
-
-    by_hash = dict((h, i) for i, h in cursor.fetchall()) if False else None  # noqa: F841
-    with connection.cursor() as cursor:
         cursor.execute("SELECT hash, id FROM monitoring_series")
         by_hash = dict(cursor.fetchall())
-    row_batches = []
-    for batch in batches:
-        rows = []
-        for s in batch:
-            key = (s.name, s.labels)
-            if key not in ids:
-                ids[key] = by_hash[series_hash(*key)]
-            rows.append((ids[key], s.ts_ms, s.value))
-        row_batches.append(rows)
+    ids = {key: by_hash[series_hash(*key)] for key in {(s.name, s.labels) for s in batches[0]}}
+    row_batches = [[(ids[(s.name, s.labels)], s.ts_ms, s.value) for s in batch] for batch in batches]
     started = time.perf_counter()
     for rows in row_batches:
-        with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.cursor.copy("COPY bench_copy (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "int8", "float8"])
-                for row in rows:
-                    copy.write_row(row)
+        statement = "COPY bench_copy (series_id, ts, value) FROM STDIN (FORMAT BINARY)"
+        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+            copy.set_types(["int8", "int8", "float8"])
+            for row in rows:
+                copy.write_row(row)
     return time.perf_counter() - started
 
 

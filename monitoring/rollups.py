@@ -3,7 +3,8 @@
 The write path marks every minute that received samples (``RollupDirty``). ``roll_up()``
 claims marked minutes whose end has passed, recomputes their 1-minute rollups from the
 raw samples and the 1-hour rollups of their hours from the 1-minute ones, and moves each
-series' last value forward, in one transaction. Claiming is a DELETE … RETURNING, so two workers never claim one minute;
+series' last value forward, in one transaction. Claiming is a DELETE … RETURNING, so two
+workers never claim one minute;
 recomputing from the source makes a re-run harmless; and a sample arriving late marks
 its minute again, so it is recomputed on the next run.
 """
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+
+from monitoring.fetch import in_list
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -30,26 +33,32 @@ _UPSERT = """
 """
 
 
-def _minute_sql() -> str:
+def _minutes_sql(claimed: list[int]) -> tuple[str, list[object]]:
+    """One statement for the 1-minute rollups of every claimed minute; (sql, params)."""
     not_nan = _NOT_NAN[connection.vendor]
-    return f"""
+    bucket_in, params = in_list("ts - ts % 60000", claimed)
+    sql = f"""
         WITH agg AS (
-            SELECT series_id,
+            SELECT series_id, ts - ts % 60000 AS b,
                    MIN(value) FILTER (WHERE {not_nan}) AS mn, MAX(value) FILTER (WHERE {not_nan}) AS mx,
                    SUM(value) FILTER (WHERE {not_nan}) AS sm, COUNT(*) FILTER (WHERE {not_nan}) AS ct,
                    MAX(ts) AS lt
-            FROM monitoring_sample WHERE ts >= %s AND ts < %s GROUP BY series_id
+            FROM monitoring_sample WHERE ts >= %s AND ts < %s AND {bucket_in} GROUP BY series_id, b
         )
         INSERT INTO monitoring_rollup (series_id, resolution, bucket, min, max, sum, count, last)
-        SELECT agg.series_id, 60, %s, agg.mn, agg.mx, agg.sm, agg.ct, s.value
+        SELECT agg.series_id, 60, agg.b, agg.mn, agg.mx, agg.sm, agg.ct, s.value
         FROM agg JOIN monitoring_sample s ON s.series_id = agg.series_id AND s.ts = agg.lt
         WHERE true {_UPSERT}
     """  # noqa: S608
+    return sql.replace("%", "%%").replace("%%s", "%s"), [claimed[0], claimed[-1] + MINUTE_MS, *params]
 
 
 _HOUR_SQL = f"""
     WITH agg AS (
-        SELECT series_id, MIN(min) AS mn, MAX(max) AS mx, SUM(sum) AS sm, SUM(count) AS ct, MAX(bucket) AS lb
+        SELECT series_id, MIN(min) AS mn, MAX(max) AS mx, SUM(count) AS ct, MAX(bucket) AS lb,
+               -- a minute whose sum was NaN (+Inf plus -Inf) reads as NULL on SQLite: keep it NaN
+               CASE WHEN MAX(CASE WHEN sum IS NULL AND count > 0 THEN 1 ELSE 0 END) = 1 THEN NULL
+                    ELSE SUM(sum) END AS sm
         FROM monitoring_rollup WHERE resolution = 60 AND bucket >= %s AND bucket < %s GROUP BY series_id
     )
     INSERT INTO monitoring_rollup (series_id, resolution, bucket, min, max, sum, count, last)
@@ -101,10 +110,10 @@ def _roll_up_batch(horizon: int) -> int:
             [MINUTE_MS, horizon, MAX_MINUTES_PER_TRANSACTION],
         )
         minutes = sorted(row[0] for row in cursor.fetchall())
-        minute_sql = _minute_sql()
-        for minute in minutes:
-            cursor.execute(minute_sql, [minute, minute + MINUTE_MS, minute])
-            cursor.execute(_LAST_VALUE_SQL, [minute, minute + MINUTE_MS])
+        if not minutes:
+            return 0
+        cursor.execute(*_minutes_sql(minutes))
+        cursor.execute(_LAST_VALUE_SQL, [minutes[0], minutes[-1] + MINUTE_MS])
         for hour in sorted({minute - minute % HOUR_MS for minute in minutes}):
             cursor.execute(_HOUR_SQL, [hour, hour + HOUR_MS, hour])
     return len(minutes)

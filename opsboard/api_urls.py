@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from monitoring import api as monitoring_api
 from opsboard.accounts import api as accounts_api
 from opsboard.accounts import roles
 from opsboard.audit import api as audit_api
@@ -25,4 +26,10 @@ urlpatterns = [
     path("tokens", accounts_api.TokenListView.as_view(), name="tokens"),
     path("tokens/<uuid:uid>/revoke", accounts_api.TokenRevokeView.as_view(), name="token_revoke"),
     path("audit", audit_api.AuditEventListView.as_view(), name="audit"),
+    path("query_range", monitoring_api.QueryRangeView.as_view(), name="query_range"),
+    path("query", monitoring_api.QueryView.as_view(), name="query"),
+    path("series", monitoring_api.SeriesView.as_view(), name="series"),
+    path("labels", monitoring_api.LabelsView.as_view(), name="labels"),
+    path("label/<str:name>/values", monitoring_api.LabelValuesView.as_view(), name="label_values"),
+    path("push", monitoring_api.PushView.as_view(), name="push"),
 ]

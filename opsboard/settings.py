@@ -183,6 +183,8 @@ RETENTION_1H_S = env_int("RETENTION_1H_DAYS", 730, minimum=1) * DAY_S
 RETENTION_BATCH_ROWS = env_int("RETENTION_BATCH_ROWS", 20_000, minimum=100)
 # Callables given every store write's `Touched` announcement after commit.
 OPSBOARD_SERIES_SUBSCRIBERS: list[str] = []
+# A selector matching more series than this is refused (narrow it with labels).
+QUERY_MAX_SERIES = env_int("QUERY_MAX_SERIES", 5000, minimum=1)
 PUSH_MAX_BODY_BYTES = env_int("PUSH_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 PUSH_MAX_SAMPLES = env_int("PUSH_MAX_SAMPLES", 100_000, minimum=1)
 PUSH_MAX_NEW_SERIES_PER_MINUTE = env_int("PUSH_MAX_NEW_SERIES_PER_MINUTE", 10_000, minimum=0)

@@ -10,7 +10,8 @@ from django.test import Client
 
 from monitoring import store
 from opsboard.accounts import roles
-from opsboard.accounts.models import User
+from opsboard.accounts.models import Role, User
+from opsboard.redis_client import redis_client
 
 TEST_PREFIX = "opsboard-test"
 
@@ -26,15 +27,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _forget_cached_series() -> None:
-    """Each test empties the tables it wrote (rollback or flush); the id cache must follow."""
+def _fresh_state() -> None:
+    """Each test empties the tables it wrote (rollback or flush); caches and counters follow."""
     store.forget_cached_series()
+    client = redis_client()
+    keys = list(client.scan_iter(f"{TEST_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 PASSWORD = "correct horse battery staple"
 
 
+def ensure_roles() -> None:
+    """The roles come from a data migration; a transactional test's flush removes them."""
+    for slug in roles.LADDER:
+        Role.objects.get_or_create(slug=slug, defaults={"name": slug.capitalize(), "description": slug})
+
+
 def make_user(username: str, role: str | None) -> User:
+    ensure_roles()
     user = User(username=username, email=f"{username}@example.test", role_id=role)
     user.set_password(PASSWORD)
     user.save()

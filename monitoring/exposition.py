@@ -1,0 +1,87 @@
+"""Prometheus text exposition (0.0.4) and OpenMetrics text → samples. Framework-free.
+
+Parsing is prometheus_client's. Its errors do not say where they are, so on an error the
+text is parsed again line by line to name the first line that fails on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client.openmetrics import parser as openmetrics_parser
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Timestamp
+
+from monitoring.samples import Sample, make_labels
+
+# `_created` samples repeat a creation time per series; Prometheus does not keep them either.
+TYPES_WITH_CREATED = frozenset({"counter", "histogram", "summary", "gaugehistogram"})
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
+
+
+class ExpositionError(ValueError):
+    """Malformed exposition text; ``line`` is 1-based, or 0 when no single line is to blame."""
+
+    def __init__(self, line: int, message: str) -> None:
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{where}{message}")
+        self.line = line
+
+
+def parse(
+    text: str, *, default_ts_ms: int, openmetrics: bool = False, extra_labels: Mapping[str, str] | None = None
+) -> list[Sample]:
+    """Every sample in ``text``; those without a timestamp get ``default_ts_ms``.
+
+    ``extra_labels`` are added to every sample, overriding the exposed ones (as Prometheus
+    does with ``honor_labels: false`` for target labels).
+    """
+    families = _families(text, openmetrics)
+    created = {f"{family.name}_created" for family in families if family.type in TYPES_WITH_CREATED}
+    samples: list[Sample] = []
+    for family in families:
+        for s in family.samples:
+            if s.name in created:
+                continue
+            labels = {**s.labels, **extra_labels} if extra_labels else s.labels
+            samples.append(Sample(s.name, make_labels(labels), _ts_ms(s.timestamp, default_ts_ms), float(s.value)))
+    return samples
+
+
+def _families(text: str, openmetrics: bool) -> list:
+    parse_text = openmetrics_parser.text_string_to_metric_families if openmetrics else text_string_to_metric_families
+    try:
+        return list(parse_text(text))
+    except ValueError as exc:
+        raise _locate(text, openmetrics, exc) from None
+
+
+def _locate(text: str, openmetrics: bool, exc: ValueError) -> ExpositionError:
+    """The first line that fails when parsed on its own, with the parser's message."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("# EOF"):
+            continue
+        try:
+            list(text_string_to_metric_families(line + "\n"))
+        except ValueError as line_error:
+            return ExpositionError(number, f"{_reason(line_error)} in {line[:200]!r}")
+    return ExpositionError(0, _reason(exc))
+
+
+def _reason(exc: ValueError) -> str:
+    message = str(exc)
+    if message.startswith("could not convert string to float"):
+        return "a value or timestamp is not a number"
+    return message
+
+
+def _ts_ms(timestamp: float | Timestamp | None, default_ts_ms: int) -> int:
+    if timestamp is None:
+        return default_ts_ms
+    if isinstance(timestamp, Timestamp):
+        return timestamp.sec * 1000 + timestamp.nsec // 1_000_000
+    return round(timestamp * 1000)
+
+
+def is_openmetrics(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == OPENMETRICS_CONTENT_TYPE
