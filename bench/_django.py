@@ -21,9 +21,11 @@ def setup() -> None:
 
 @contextmanager
 def scratch_database() -> Iterator[str]:
-    """A fresh, migrated database beside the configured one (``test_<name>``); dropped at exit."""
+    """A fresh, migrated database beside the configured one (``opsboard_bench_<pid>``); dropped at exit."""
     from django.db import connection
 
+    if connection.vendor == "postgresql":
+        connection.settings_dict["TEST"]["NAME"] = f"opsboard_bench_{os.getpid()}"
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         yield name

@@ -51,7 +51,7 @@ def time_bare_copy(batches: list[list[Sample]]) -> float:
         cursor.execute("CREATE TABLE bench_copy (LIKE monitoring_sample INCLUDING ALL)")
         cursor.execute("SELECT hash, id FROM monitoring_series")
         by_hash = dict(cursor.fetchall())
-    ids = {key: by_hash[series_hash(*key)] for key in {(s.name, s.labels) for s in batches[0]}}
+    ids = {key: by_hash[series_hash(*key)] for key in {(s.name, s.labels) for batch in batches for s in batch}}
     row_batches = [[(ids[(s.name, s.labels)], s.ts_ms, s.value) for s in batch] for batch in batches]
     started = time.perf_counter()
     for rows in row_batches:

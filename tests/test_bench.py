@@ -1,0 +1,47 @@
+"""Every benchmark runs end to end with --quick and prints its figures as `name = value`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def run_bench(script: str) -> dict[str, str]:
+    result = subprocess.run(
+        [sys.executable, f"bench/{script}", "--quick"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(line.split(" = ", 1) for line in result.stdout.splitlines() if " = " in line)
+
+
+@pytest.fixture
+def postgresql(db) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the benchmarks compare against PostgreSQL's COPY and SQL")
+
+
+def test_ingest_benchmark_prints_its_ratio(postgresql) -> None:
+    figures = run_bench("ingest.py")
+    assert float(figures["ingest_ratio"]) > 0
+    assert int(figures["ingest_samples"]) == 100_000
+
+
+def test_query_benchmark_prints_its_ratio(postgresql) -> None:
+    figures = run_bench("query.py")
+    assert float(figures["query_ratio"]) > 0
+    assert figures["query_source"] == "1m"
+    assert int(figures["query_points"]) > 1000
