@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -124,3 +125,10 @@ def test_the_schema_describes_every_endpoint(db) -> None:
     for path in ("/api/v1/query_range", "/api/v1/query", "/api/v1/series", "/api/v1/labels", "/api/v1/push"):
         assert path in schema["paths"], path
     assert "bearerAuth" in schema["components"]["securitySchemes"]
+
+
+def test_the_api_docs_page_loads_nothing_from_another_site(db) -> None:
+    page = Client().get("/api/v1/docs/").content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js" in sources
+    assert [s for s in sources if s.startswith(("http:", "https:", "//"))] == []
