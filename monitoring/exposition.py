@@ -6,6 +6,7 @@ text is parsed again line by line to name the first line that fails on its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from prometheus_client.openmetrics import parser as openmetrics_parser
@@ -33,19 +34,37 @@ def parse(
 ) -> list[Sample]:
     """Every sample in ``text``; those without a timestamp get ``default_ts_ms``.
 
-    ``extra_labels`` are added to every sample, overriding the exposed ones (as Prometheus
-    does with ``honor_labels: false`` for target labels).
+    ``extra_labels`` (a target's labels) are added to every sample. An exposed label of the
+    same name is kept as ``exported_<name>``, as Prometheus does with ``honor_labels: false``.
     """
     families = _families(text, openmetrics)
     created = {f"{family.name}_created" for family in families if family.type in TYPES_WITH_CREATED}
+    unsuffixed = set() if openmetrics else _counters_without_total(text)
     samples: list[Sample] = []
     for family in families:
+        restore = family.type == "counter" and family.name in unsuffixed
         for s in family.samples:
             if s.name in created:
                 continue
-            labels = {**s.labels, **extra_labels} if extra_labels else s.labels
-            samples.append(Sample(s.name, make_labels(labels), _ts_ms(s.timestamp, default_ts_ms), float(s.value)))
+            name = s.name.removesuffix("_total") if restore else s.name
+            labels = _with_target_labels(s.labels, extra_labels) if extra_labels else s.labels
+            samples.append(Sample(name, make_labels(labels), _ts_ms(s.timestamp, default_ts_ms), float(s.value)))
     return samples
+
+
+_COUNTER_TYPE_LINE = re.compile(r"^#\s*TYPE\s+(\S+)\s+counter\s*$", re.MULTILINE)
+
+
+def _counters_without_total(text: str) -> set[str]:
+    """Counters declared without ``_total``: prometheus_client's parser appends it to their
+    samples, but Prometheus keeps names as exposed (dcgm-exporter's counters have none)."""
+    return {name for name in _COUNTER_TYPE_LINE.findall(text) if not name.endswith("_total")}
+
+
+def _with_target_labels(exposed: Mapping[str, str], target: Mapping[str, str]) -> dict[str, str]:
+    labels = {(f"exported_{k}" if k in target else k): v for k, v in exposed.items()}
+    labels.update(target)
+    return labels
 
 
 def _families(text: str, openmetrics: bool) -> list:

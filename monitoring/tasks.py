@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from monitoring import rollups
+from monitoring import polling, rollups
 
 
 @shared_task(name="monitoring.roll_up", ignore_result=True)
@@ -19,3 +19,18 @@ def apply_retention() -> str:
         f"deleted {result.samples} samples, {result.minute_rollups} minute and {result.hour_rollups} hour rollups, "
         f"{result.series} series"
     )
+
+
+@shared_task(name="monitoring.dispatch_polls", ignore_result=True)
+def dispatch_polls() -> str:
+    return f"sent {polling.dispatch_due(send_poll)} polls"
+
+
+def send_poll(role: str, uid: str, slot_ms: int, queue: str, expires_s: int) -> None:
+    """A poll task on the target's queue, dropped if no worker starts it within one interval."""
+    poll_target.apply_async((role, uid, slot_ms), queue=queue, expires=expires_s)
+
+
+@shared_task(name="monitoring.poll_target", ignore_result=True)
+def poll_target(role: str, uid: str, slot_ms: int) -> str:
+    return polling.poll(role, uid, slot_ms)

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from monitoring import api as monitoring_api
+from monitoring import target_api
 from opsboard.accounts import api as accounts_api
 from opsboard.accounts import roles
 from opsboard.audit import api as audit_api
@@ -32,4 +33,8 @@ urlpatterns = [
     path("labels", monitoring_api.LabelsView.as_view(), name="labels"),
     path("label/<str:name>/values", monitoring_api.LabelValuesView.as_view(), name="label_values"),
     path("push", monitoring_api.PushView.as_view(), name="push"),
+    path("models", target_api.ModelEndpointListView.as_view(), name="models"),
+    path("models/<uuid:uid>", target_api.ModelEndpointDetailView.as_view(), name="model"),
+    path("nodes", target_api.GpuNodeListView.as_view(), name="nodes"),
+    path("nodes/<uuid:uid>", target_api.GpuNodeDetailView.as_view(), name="node"),
 ]

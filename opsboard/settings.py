@@ -152,7 +152,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # A worker started without -Q consumes every queue here; start workers with -Q to shard.
-CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("default", "maintenance")]
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("default", "maintenance", "polls")]
 CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ["opsboard.health"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -165,6 +165,10 @@ CELERY_TASK_ROUTES = {
     # Store maintenance: bulk SQL that may take seconds; kept off the queues of polls and pages.
     "monitoring.roll_up": {"queue": "maintenance"},
     "monitoring.apply_retention": {"queue": "maintenance"},
+    # Polls wait on the network: a thread-pool worker (the Procfile's "poller") runs many at
+    # once. Each target names its own queue, so a fleet can be sharded across workers.
+    "monitoring.dispatch_polls": {"queue": "polls"},
+    "monitoring.poll_target": {"queue": "polls"},
 }
 
 CELERY_BEAT_SCHEDULE = {
@@ -174,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
     "roll-up": {"task": "monitoring.roll_up", "schedule": 60.0},
     # Delete raw samples, rollups and silent series past their retention, in small batches.
     "retention": {"task": "monitoring.apply_retention", "schedule": 600.0},
+    # Send the polls of targets that are due; one task per target.
+    "dispatch-polls": {"task": "monitoring.dispatch_polls", "schedule": 1.0},
 }
 
 # --- Time-series store ---------------------------------------------------------------

@@ -1,3 +1,4 @@
 from monitoring.models.series import Rollup, RollupDirty, Sample, Series
+from monitoring.models.targets import GpuNode, ModelEndpoint, Target
 
-__all__ = ["Rollup", "RollupDirty", "Sample", "Series"]
+__all__ = ["GpuNode", "ModelEndpoint", "Rollup", "RollupDirty", "Sample", "Series", "Target"]
