@@ -45,3 +45,9 @@ def test_query_benchmark_prints_its_ratio(postgresql) -> None:
     assert float(figures["query_ratio"]) > 0
     assert figures["query_source"] == "1m"
     assert int(figures["query_points"]) > 1000
+
+
+def test_scrape_benchmark_prints_its_headroom(postgresql) -> None:
+    figures = run_bench("scrape.py")
+    assert float(figures["scrape_headroom"]) > 1
+    assert float(figures["samples_per_s"]) > 0
