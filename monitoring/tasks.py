@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from monitoring import polling, rollups
+from monitoring import polling, rollups, runs
 
 
 @shared_task(name="monitoring.roll_up", ignore_result=True)
@@ -34,3 +34,8 @@ def send_poll(role: str, uid: str, slot_ms: int, queue: str, expires_s: int) -> 
 @shared_task(name="monitoring.poll_target", ignore_result=True)
 def poll_target(role: str, uid: str, slot_ms: int) -> str:
     return polling.poll(role, uid, slot_ms)
+
+
+@shared_task(name="monitoring.mark_stalled_runs", ignore_result=True)
+def mark_stalled_runs() -> str:
+    return f"{runs.mark_stalled()} runs stalled"

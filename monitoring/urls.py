@@ -1,10 +1,13 @@
 from django.urls import path
 
-from monitoring import views
+from monitoring import run_views, views
 
 app_name = "monitoring"
 
-urlpatterns = []
+urlpatterns = [
+    path("runs/", run_views.run_list, name="runs"),
+    path("runs/<uuid:uid>/", run_views.run_detail, name="run"),
+]
 for section in views.SECTIONS:
     section_kwargs = {"section": section}
     urlpatterns += [

@@ -4,7 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from monitoring import api as monitoring_api
-from monitoring import target_api
+from monitoring import run_api, target_api
 from opsboard.accounts import api as accounts_api
 from opsboard.accounts import roles
 from opsboard.audit import api as audit_api
@@ -37,4 +37,7 @@ urlpatterns = [
     path("models/<uuid:uid>", target_api.ModelEndpointDetailView.as_view(), name="model"),
     path("nodes", target_api.GpuNodeListView.as_view(), name="nodes"),
     path("nodes/<uuid:uid>", target_api.GpuNodeDetailView.as_view(), name="node"),
+    path("runs", run_api.RunListView.as_view(), name="runs"),
+    path("runs/<uuid:uid>", run_api.RunDetailView.as_view(), name="run"),
+    path("runs/<uuid:uid>/finish", run_api.RunFinishView.as_view(), name="run_finish"),
 ]

@@ -169,6 +169,7 @@ CELERY_TASK_ROUTES = {
     # once. Each target names its own queue, so a fleet can be sharded across workers.
     "monitoring.dispatch_polls": {"queue": "polls"},
     "monitoring.poll_target": {"queue": "polls"},
+    "monitoring.mark_stalled_runs": {"queue": "default"},
 }
 
 CELERY_BEAT_SCHEDULE = {
@@ -180,6 +181,8 @@ CELERY_BEAT_SCHEDULE = {
     "retention": {"task": "monitoring.apply_retention", "schedule": 600.0},
     # Send the polls of targets that are due; one task per target.
     "dispatch-polls": {"task": "monitoring.dispatch_polls", "schedule": 1.0},
+    # Training runs silent for RUN_STALL_AFTER_S become stalled.
+    "stalled-runs": {"task": "monitoring.mark_stalled_runs", "schedule": 60.0},
 }
 
 # --- Time-series store ---------------------------------------------------------------
@@ -189,7 +192,11 @@ RETENTION_1M_S = env_int("RETENTION_1M_DAYS", 90, minimum=1) * DAY_S
 RETENTION_1H_S = env_int("RETENTION_1H_DAYS", 730, minimum=1) * DAY_S
 RETENTION_BATCH_ROWS = env_int("RETENTION_BATCH_ROWS", 20_000, minimum=100)
 # Callables given every store write's `Touched` announcement after commit.
-OPSBOARD_SERIES_SUBSCRIBERS: list[str] = []
+OPSBOARD_SERIES_SUBSCRIBERS: list[str] = [
+    "monitoring.runs.on_samples",  # training runs' last step and last-seen time
+]
+# A training run that sends nothing for this long is marked stalled.
+RUN_STALL_AFTER_S = env_int("RUN_STALL_AFTER_S", 600, minimum=30)
 # A selector matching more series than this is refused (narrow it with labels).
 QUERY_MAX_SERIES = env_int("QUERY_MAX_SERIES", 5000, minimum=1)
 PUSH_MAX_BODY_BYTES = env_int("PUSH_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)

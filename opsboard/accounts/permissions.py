@@ -3,7 +3,8 @@
 - ``role_required(role)`` decorates a function view;
 - ``RoleRequiredMixin`` with ``required_role`` serves Django class-based views;
 - ``HasRole`` is the default DRF permission; API views set ``required_role`` (reads) and
-  optionally ``write_role`` (unsafe methods) and ``required_scope`` (token scope);
+  optionally ``write_role`` (unsafe methods), ``required_scope`` and ``write_scope`` (token
+  scopes);
 - ``has_role(user, role)`` is the check itself, for consumers and templates.
 
 A view that declares nothing is refused: ``FailClosedMiddleware`` for Django views and
@@ -105,7 +106,10 @@ class HasRole(BasePermission):
 
 
 def needed_scope(request: Any, view: Any) -> str:
-    """The token scope a request needs: the view's own, else read or write by method."""
+    """The token scope a request needs: the view's own (``write_scope`` for unsafe methods
+    when set apart), else read or write by method."""
+    if request.method not in SAFE_METHODS and getattr(view, "write_scope", None):
+        return view.write_scope
     return getattr(view, "required_scope", None) or ("read" if request.method in SAFE_METHODS else "write")
 
 
