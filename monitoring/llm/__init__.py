@@ -15,6 +15,7 @@ does not export is left out, never estimated, so the UI can say "not exported".
 from __future__ import annotations
 
 from monitoring.llm.base import Adapter
+from monitoring.llm.http import HttpAdapter
 from monitoring.llm.normalised import NORMALISED, NormalisedMetric
 from monitoring.llm.tgi import TgiAdapter
 from monitoring.llm.torchserve import TorchServeAdapter
@@ -25,9 +26,10 @@ from monitoring.samples import Sample
 __all__ = ["FAMILIES", "NORMALISED", "Adapter", "NormalisedMetric", "detect_family", "normalise"]
 
 # In order of precedence for detection: Triton's vLLM backend re-exports vLLM's own ``vllm:``
-# metrics beside Triton's, and those say more (tokens, time to first token, KV cache).
+# metrics beside Triton's, and those say more (tokens, time to first token, KV cache). The
+# generic HTTP-server conventions come last: servers of every family may expose them too.
 FAMILIES: dict[str, type[Adapter]] = {
-    adapter.family: adapter for adapter in (VllmAdapter, TgiAdapter, TritonAdapter, TorchServeAdapter)
+    adapter.family: adapter for adapter in (VllmAdapter, TgiAdapter, TritonAdapter, TorchServeAdapter, HttpAdapter)
 }
 
 

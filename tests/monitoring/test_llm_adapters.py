@@ -91,7 +91,7 @@ def test_each_fixture_is_detected_as_its_own_family(family: str) -> None:
 
 
 def test_families_map_each_name_to_its_adapter() -> None:
-    assert list(llm.FAMILIES) == ["vllm", "tgi", "triton", "torchserve"]
+    assert list(llm.FAMILIES) == ["vllm", "tgi", "triton", "torchserve", "http"]
     assert all(adapter.family == family for family, adapter in llm.FAMILIES.items())
 
 
@@ -507,3 +507,33 @@ def test_llm_package_imports_without_django() -> None:
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+HTTP_SERVER = """# TYPE http_request_duration_seconds histogram
+http_request_duration_seconds_bucket{handler="/predict",le="0.01"} 80
+http_request_duration_seconds_bucket{handler="/predict",le="0.1"} 95
+http_request_duration_seconds_bucket{handler="/predict",le="+Inf"} 100
+http_request_duration_seconds_sum{handler="/predict"} 2.5
+http_request_duration_seconds_count{handler="/predict"} 100
+# TYPE http_requests_total counter
+http_requests_total{handler="/predict",code="200"} 96
+http_requests_total{handler="/predict",code="400"} 1
+http_requests_total{handler="/predict",code="500"} 3
+http_requests_in_flight 2
+"""
+
+
+def test_a_conventional_http_server_maps_latency_and_outcomes() -> None:
+    samples = scrape(HTTP_SERVER)
+    assert llm.detect_family(samples) == "http"
+    out = {(s.name, dict(s.labels).get("le")): s.value for s in llm.normalise(samples)}
+    assert out[("opsboard_llm_e2e_request_latency_seconds_bucket", "0.1")] == 95
+    assert out[("opsboard_llm_e2e_request_latency_seconds_sum", None)] == 2.5
+    assert out[("opsboard_llm_requests_success_total", None)] == 97
+    assert out[("opsboard_llm_requests_failure_total", None)] == 3
+    assert out[("opsboard_llm_requests_running", None)] == 2
+
+
+def test_a_known_family_wins_over_the_http_conventions() -> None:
+    samples = scrape(HTTP_SERVER + "vllm:num_requests_running 1\n")
+    assert llm.detect_family(samples) == "vllm"
