@@ -12,7 +12,6 @@ from monitoring.models import GpuNode, ModelEndpoint, Target
 from monitoring.samples import LABEL_NAME
 from opsboard.audit.masking import MASK
 from opsboard.audit.services import Actor, diff, record, snapshot
-from opsboard.outbound import OutboundError, check_url
 
 TARGET_TYPES: dict[str, type[Target]] = {"models": ModelEndpoint, "nodes": GpuNode}
 EDITABLE = [
@@ -29,8 +28,6 @@ EDITABLE = [
     "queue",
     "enabled",
 ]
-# Kinds that poll nothing over the network, so take no URL.
-URL_FREE_KINDS = {"local"}
 RESERVED_LABELS = {"job", "instance", "model", "node", "__name__"}
 
 
@@ -50,7 +47,9 @@ def validate(model: type[Target], values: dict[str, Any]) -> dict[str, list[str]
     if kind not in model.COLLECTORS:
         add("kind", f"choose one of {', '.join(model.COLLECTORS)}")
         return errors
-    _check_url(kind, values.get("url") or "", add)
+    url_problem = model.COLLECTORS[kind].check_url(values.get("url") or "")
+    if url_problem:
+        add("url", url_problem)
     if values.get("timeout_s") and values.get("interval_s") and values["timeout_s"] > values["interval_s"]:
         add("timeout_s", "must not be longer than the poll interval, or polls would overlap")
     _check_labels(values.get("labels") or {}, add)
@@ -60,18 +59,6 @@ def validate(model: type[Target], values: dict[str, Any]) -> dict[str, list[str]
     except ConfigError as exc:
         add("config", str(exc))
     return errors
-
-
-def _check_url(kind: str, url: str, add: Any) -> None:
-    if kind in URL_FREE_KINDS:
-        return
-    if not url:
-        add("url", "this kind needs a URL")
-        return
-    try:
-        check_url(url)  # private addresses are fine: GPU nodes live there
-    except OutboundError as exc:
-        add("url", str(exc))
 
 
 def _check_labels(labels: Any, add: Any) -> None:

@@ -205,6 +205,10 @@ PUSH_MAX_NEW_SERIES_PER_MINUTE = env_int("PUSH_MAX_NEW_SERIES_PER_MINUTE", 10_00
 # Samples stamped further ahead than this are refused (a clock running fast).
 PUSH_MAX_FUTURE_S = env_int("PUSH_MAX_FUTURE_S", 300, minimum=0)
 
+# --- The demo of `make run` -----------------------------------------------------------
+OPSBOARD_DEMO = env_bool("OPSBOARD_DEMO", True)
+OPSBOARD_DEMO_PORT = env_int("OPSBOARD_DEMO_PORT", 8001, minimum=1)
+
 # --- Authentication -------------------------------------------------------------------
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"

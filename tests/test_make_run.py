@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -34,11 +35,13 @@ def free_port() -> int:
 
 
 class Run:
-    def __init__(self, var_dir: Path, redis_port: int) -> None:
+    def __init__(self, var_dir: Path, redis_port: int, *, demo: bool) -> None:
         self.port = free_port()
+        self.var_dir = var_dir
         self.redis_url = f"redis://127.0.0.1:{redis_port}/0"
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MAKEFLAGS"}}
         env.update(OPSBOARD_VAR_DIR=str(var_dir), REDIS_URL=self.redis_url, HEARTBEAT_INTERVAL="2")
+        env.update(OPSBOARD_DEMO="1" if demo else "0", OPSBOARD_DEMO_PORT=str(free_port()))
         self.log = var_dir / f"run-{self.port}.log"
         self.process = subprocess.Popen(
             ["make", "run", f"PORT={self.port}"],
@@ -68,6 +71,19 @@ class Run:
                 pass
             time.sleep(0.5)
         raise AssertionError(f"/healthz never answered 200:\n{self.output()[-3000:]}")
+
+    def rows(self, sql: str) -> list[tuple]:
+        with sqlite3.connect(self.var_dir / "opsboard.sqlite3", timeout=10) as db:
+            return db.execute(sql).fetchall()
+
+    def wait_for_rows(self, sql: str, timeout: float = 90) -> list[tuple]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.rows(sql)
+            if found:
+                return found
+            time.sleep(1)
+        raise AssertionError(f"nothing for {sql!r} within {timeout} s:\n{self.output()[-3000:]}")
 
     def heartbeat(self) -> float:
         raw = redis.Redis.from_url(self.redis_url).get("opsboard:heartbeat")
@@ -106,7 +122,7 @@ def runs(tmp_path: Path) -> Iterator[list[Run]]:
 
 def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path: Path, runs: list[Run]) -> None:
     redis_port = free_port()
-    first = Run(tmp_path, redis_port)
+    first = Run(tmp_path, redis_port, demo=True)
     runs.append(first)
     body = first.wait_healthy()
     assert body["checks"]["database"]["detail"] == "sqlite"
@@ -120,12 +136,19 @@ def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path: Path, runs: list[
     assert "Created the first Admin" in output and "password:" in output
     assert "starting a private Redis" in output
 
+    # The demo moves: its model server is scraped and probed, this machine polled, a run trains.
+    both_up = "SELECT COUNT(*) FROM monitoring_modelendpoint WHERE last_up = 1 GROUP BY last_up HAVING COUNT(*) = 2"
+    first.wait_for_rows(both_up)
+    assert sorted(first.rows("SELECT name FROM monitoring_modelendpoint")) == [("demo-cnn",), ("demo-cnn-torch",)]
+    assert first.wait_for_rows("SELECT name FROM monitoring_gpunode WHERE last_up = 1") == [("this-machine",)]
+    first.wait_for_rows("SELECT name FROM monitoring_trainingrun WHERE last_step > 10")
+
     first.interrupt()
     assert first.live_processes() == [], "Ctrl-C left processes running"
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(first.redis_url, socket_connect_timeout=1).ping()
 
-    second = Run(tmp_path, redis_port)
+    second = Run(tmp_path, redis_port, demo=False)
     runs.append(second)
     second.wait_healthy()
     assert "An Admin exists already" in second.output()

@@ -8,11 +8,13 @@ from monitoring.collectors.http import HttpProbe
 from monitoring.collectors.local import LocalHost
 from monitoring.collectors.openai import OpenAIProbe
 from monitoring.collectors.prometheus import PrometheusScrape
+from monitoring.collectors.torchscript import TorchModelProbe
 
 MODEL_COLLECTORS: dict[str, type[Collector]] = {
     "prometheus": PrometheusScrape,
     "openai": OpenAIProbe,
     "http": HttpProbe,
+    "torchscript": TorchModelProbe,
 }
 
 NODE_COLLECTORS: dict[str, type[Collector]] = {

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from monitoring.samples import Sample, make_labels
+from opsboard import outbound
 
 
 class ConfigError(ValueError):
@@ -115,6 +116,18 @@ class Collector(ABC):
     """Base of the collector kinds; subclasses set ``Config`` and implement ``collect``."""
 
     Config: ClassVar[type] = NoConfig
+
+    @classmethod
+    def check_url(cls, url: str) -> str | None:
+        """Why ``url`` cannot be this kind's target, or None. Most kinds poll over http(s);
+        private addresses are fine, since GPU nodes live there."""
+        if not url:
+            return "this kind needs a URL"
+        try:
+            outbound.check_url(url)
+        except outbound.OutboundError as exc:
+            return str(exc)
+        return None
 
     @abstractmethod
     def collect(self, spec: TargetSpec, ts_ms: int) -> Scrape:

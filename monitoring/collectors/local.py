@@ -11,6 +11,10 @@ from monitoring.samples import Sample, make_labels
 
 
 class LocalHost(Collector):
+    @classmethod
+    def check_url(cls, url: str) -> str | None:
+        return None  # the machine running the poller; no URL is used
+
     def collect(self, spec: TargetSpec, ts_ms: int) -> Scrape:
         watch = Stopwatch()
         hostname = socket.gethostname()

@@ -181,3 +181,20 @@ def test_a_viewer_reads_but_cannot_change_targets(viewer, db) -> None:
         "/api/v1/models", {"name": "y", "kind": "http", "url": "http://h"}, content_type="application/json"
     )
     assert response.status_code == 403
+
+
+def test_a_torchscript_probe_takes_a_file_path(editor) -> None:
+    form = {
+        "name": "cnn-probe",
+        "kind": "torchscript",
+        "url": "/srv/models/cnn.pt2",
+        "interval_s": "15",
+        "timeout_s": "10",
+        "series_limit": "10000",
+        "queue": "polls",
+        "enabled": "on",
+    }
+    assert client_for(editor).post(reverse("monitoring:models_create"), form).status_code == 302
+    response = client_for(editor).post(reverse("monitoring:models_create"), {**form, "name": "b", "url": "cnn.pt2"})
+    assert response.status_code == 400
+    assert "not an absolute path" in response.context["form"].errors["url"][0]
