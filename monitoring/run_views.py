@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from monitoring.chart_context import chart_context
+from monitoring.dashboards import names_for_run, run_panels
 from monitoring.models import TrainingRun
 from opsboard.accounts import roles
 from opsboard.accounts.permissions import role_required
@@ -31,5 +33,13 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @role_required(roles.VIEWER)
 def run_detail(request: HttpRequest, uid: str) -> HttpResponse:
     run = get_object_or_404(TrainingRun, uid=uid)
-    siblings = TrainingRun.objects.filter(project=run.project).exclude(pk=run.pk)[:50]
-    return render(request, "monitoring/run_detail.html", {"run": run, "siblings": siblings})
+    siblings = list(TrainingRun.objects.filter(project=run.project).exclude(pk=run.pk)[:50])
+    panels = run_panels(run, names_for_run(run))
+    overlays = [{"id": str(other.uid), "name": other.name} for other in siblings]
+    context = {
+        "run": run,
+        "siblings": siblings,
+        "x_axis_choice": True,
+        **chart_context(panels, default_range="24h", run={"id": str(run.uid), "name": run.name}, overlays=overlays),
+    }
+    return render(request, "monitoring/run_detail.html", context)

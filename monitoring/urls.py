@@ -1,10 +1,11 @@
 from django.urls import path
 
-from monitoring import run_views, views
+from monitoring import explore_views, run_views, views
 
 app_name = "monitoring"
 
 urlpatterns = [
+    path("explore/", explore_views.explore, name="explore"),
     path("runs/", run_views.run_list, name="runs"),
     path("runs/<uuid:uid>/", run_views.run_detail, name="run"),
 ]

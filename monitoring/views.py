@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from monitoring.chart_context import chart_context
+from monitoring.dashboards import model_panels, names_for_target, node_panels
 from monitoring.forms import target_form_class
 from monitoring.models import GpuNode, ModelEndpoint, Series, Target
 from monitoring.targets import create_target, delete_target, update_target
@@ -48,9 +50,16 @@ def target_list(request: HttpRequest, section: str) -> HttpResponse:
 def target_detail(request: HttpRequest, section: str, uid: str) -> HttpResponse:
     pages = SECTIONS[section]
     target = get_object_or_404(pages.model, uid=uid)
-    series = Series.objects.filter(target_uid=target.uid)
-    names = series.values_list("name", flat=True).distinct().order_by("name")[:200]
-    context = _context(request, pages, target=target, series_count=series.count(), metric_names=list(names))
+    present = names_for_target(target)
+    panels = model_panels(target, present) if section == "models" else node_panels(target, present)
+    context = _context(
+        request,
+        pages,
+        target=target,
+        series_count=Series.objects.filter(target_uid=target.uid).count(),
+        metric_names=sorted(present)[:300],
+        **chart_context(panels),
+    )
     return render(request, "monitoring/target_detail.html", context)
 
 

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django; WebSocket routes are added by the apps that own them."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (session auth,
+same-origin only)."""
 
 from __future__ import annotations
 
@@ -7,5 +8,17 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsboard.settings")
+django_asgi_app = get_asgi_application()  # before importing consumers, so that apps are ready
 
-application = get_asgi_application()
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from monitoring.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

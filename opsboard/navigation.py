@@ -25,6 +25,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Models", "monitoring:models", roles.VIEWER),
     NavItem("Nodes", "monitoring:nodes", roles.VIEWER),
     NavItem("Runs", "monitoring:runs", roles.VIEWER),
+    NavItem("Explore", "monitoring:explore", roles.VIEWER),
     NavItem("Audit", "audit:list", roles.ADMIN),
     NavItem("Users", "accounts:users", roles.ADMIN),
     NavItem("Tokens", "accounts:tokens", roles.ADMIN),

@@ -194,6 +194,7 @@ RETENTION_BATCH_ROWS = env_int("RETENTION_BATCH_ROWS", 20_000, minimum=100)
 # Callables given every store write's `Touched` announcement after commit.
 OPSBOARD_SERIES_SUBSCRIBERS: list[str] = [
     "monitoring.runs.on_samples",  # training runs' last step and last-seen time
+    "monitoring.live.publish",  # live charts
 ]
 # A training run that sends nothing for this long is marked stalled.
 RUN_STALL_AFTER_S = env_int("RUN_STALL_AFTER_S", 600, minimum=30)
@@ -250,6 +251,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "opsboard.staticfinders.PlotlyFinder",  # plotly.js from the plotly package, never a CDN
+]
 WHITENOISE_USE_FINDERS = True
 
 # --- Mail -----------------------------------------------------------------------------

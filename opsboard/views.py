@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from monitoring import overview as overview_figures
 from opsboard.accounts import roles
 from opsboard.accounts.permissions import role_required
 from opsboard.health import health_report
@@ -21,5 +22,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @role_required(roles.VIEWER)
 def overview(request: HttpRequest) -> HttpResponse:
+    """The fleet at a glance. ``?fragment=1`` answers only the part the page refreshes."""
     healthy, report = health_report()
-    return render(request, "overview.html", {"healthy": healthy, "checks": report["checks"].values()})
+    context = {
+        "healthy": healthy,
+        "checks": report["checks"].values(),
+        "models": overview_figures.model_rows(),
+        "nodes": overview_figures.node_rows(),
+        "runs": overview_figures.active_runs(),
+    }
+    template = "overview_live.html" if request.GET.get("fragment") else "overview.html"
+    return render(request, template, context)
