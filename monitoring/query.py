@@ -476,10 +476,10 @@ def _vendor() -> str:
 
 
 def _portable(sql: str) -> str:
-    """PostgreSQL's spelling of NaN, cast and ``%%`` made to work on SQLite too."""
+    """PostgreSQL's spelling of NaN and of casts, made to work on SQLite too."""
     if _vendor() == "postgresql":
         return sql
-    return sql.replace("'NaN'::float8", "NULL").replace("::int8", "").replace("%%", "%")
+    return sql.replace("'NaN'::float8", "NULL").replace("::int8", "")
 
 
 # --- raw -----------------------------------------------------------------------------
