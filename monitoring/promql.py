@@ -6,17 +6,42 @@ names the construct and its position.
 
 The subset::
 
-    expr        := aggregation | call | selector                 [ cmp_op number ]   (top level only)
+    query       := expr [ cmp_op expr ]                 (top level only; see "Comparisons" below)
+    expr        := term { ( "+" | "-" ) [ matching ] term }
+    term        := unary { ( "*" | "/" ) [ matching ] unary }
+    unary       := { "+" | "-" } operand
+    operand     := number | "(" expr ")" | aggregation | call | selector [ "[" duration "]" ]
+    matching    := ( on | ignoring ) "(" labels ")"
     aggregation := agg_op [ by|without "(" labels ")" ] "(" expr ")" [ by|without "(" labels ")" ]
     call        := rate|increase "(" range ")"
                  | avg_over_time|min_over_time|max_over_time|sum_over_time|count_over_time|last_over_time "(" range ")"
-                 | histogram_quantile "(" number "," expr ")"
+                 | histogram_quantile "(" expr "," expr ")"
                  | absent "(" selector ")"
     range       := selector "[" duration "]"
     selector    := metric_name [ "{" matchers "}" ] | "{" matchers "}"
     matcher     := label_name ( "=" | "!=" | "=~" | "!~" ) string
+    number      := decimal | hex | Inf | NaN
     agg_op      := sum | avg | min | max | count
     cmp_op      := ">" | ">=" | "<" | "<=" | "==" | "!="
+
+Arithmetic follows Prometheus: ``*`` and ``/`` bind tighter than ``+`` and ``-``, all four are
+left-associative, and a unary sign binds tightest. Operations on two numbers are folded while
+parsing (``1 + 2`` is the number 3, ``1 / 0`` is +Inf as IEEE division gives), a minus on a number
+is a negative number, and a minus on a vector is written into the tree as ``-1 * vector``. So a
+``BinaryOp`` always has a vector on at least one side. ``on(...)`` / ``ignoring(...)`` may only
+follow an operator between two vectors.
+
+Types are checked as the tree is built: a range selector is only a function's argument; a number
+alone is a query (a scalar: one series without labels), a term of arithmetic, the quantile of
+histogram_quantile() or a comparison threshold, but not an aggregation's operand or another
+argument.
+
+Comparisons: ``expr cmp_op expr`` filters the left side's points, at the top level only. The left
+side must be a vector and the right side must fold to a number (``x > 2 * 0.25``).
+
+Refused with their position: offset, @, subqueries, functions and aggregations outside the
+subset, ``%`` and ``^``, set operators (and, or, unless), ``bool``, ``group_left`` and
+``group_right``, and comparing two vectors.
 """
 
 from __future__ import annotations
@@ -27,14 +52,22 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
+import numpy as np
 import re2
 
 # --- The syntax tree -----------------------------------------------------------------
 
 MATCH_OPS = ("=", "!=", "=~", "!~")
 COMPARISON_OPS = (">", ">=", "<", "<=", "==", "!=")
+# The arithmetic operators as numpy ufuncs: IEEE results (1 / 0 is +Inf, 0 / 0 is NaN), for
+# folding numbers while parsing and for evaluating vectors alike.
+ARITHMETIC: dict[str, np.ufunc] = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+# Metric names that read as modifiers right after an arithmetic operator: rendered as
+# {__name__="..."}, which parses back to the same selector.
+_MODIFIER_NAMES = ("bool", "group_left", "group_right")
 AGGREGATION_OPS = ("sum", "avg", "min", "max", "count")
 RATE_FUNCTIONS = ("rate", "increase")
 OVER_TIME_FUNCTIONS = (
@@ -112,7 +145,11 @@ class Selector:
         return all(matcher.matches(with_name) for matcher in self.matchers)
 
     def __str__(self) -> str:
-        inner = ", ".join(str(matcher) for matcher in self.matchers)
+        matchers = [str(matcher) for matcher in self.matchers]
+        if self.metric is not None and self.metric.lower() in _MODIFIER_NAMES:
+            matchers.insert(0, str(Matcher("__name__", "=", self.metric)))
+            return f"{{{', '.join(matchers)}}}"
+        inner = ", ".join(matchers)
         if self.metric is None:
             return f"{{{inner}}}"
         return f"{self.metric}{{{inner}}}" if inner else self.metric
@@ -136,6 +173,8 @@ class NumberLiteral:
             return "NaN"
         if math.isinf(self.value):
             return "Inf" if self.value > 0 else "-Inf"
+        if self.value == 0 and math.copysign(1.0, self.value) < 0:
+            return "-0"
         return repr(self.value) if self.value != int(self.value) else str(int(self.value))
 
 
@@ -170,6 +209,57 @@ class Aggregation:
 
 
 @dataclass(frozen=True)
+class BinaryOp:
+    """``left op right`` for ``+ - * /``, with a vector on at least one side.
+
+    ``on`` / ``ignoring`` (at most one is set) choose the labels that match the series of two
+    vectors; None for both is Prometheus's default, every label but ``__name__``. A unary minus
+    on a vector is ``BinaryOp("*", NumberLiteral(-1.0), vector)``.
+    """
+
+    op: str
+    left: Node
+    right: Node
+    on: tuple[str, ...] | None = None
+    ignoring: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.op not in ARITHMETIC:
+            raise ValueError(f"unknown arithmetic operator {self.op!r}")
+        if self.on is not None and self.ignoring is not None:
+            raise ValueError("a binary operation matches on() or ignoring() labels, not both")
+
+    def __str__(self) -> str:
+        if self.is_negation():
+            return f"-({self.right})" if isinstance(self.right, BinaryOp) else f"-{self.right}"
+        precedence = _PRECEDENCE[self.op]
+        left = _operand_text(self.left, precedence)
+        right = _operand_text(self.right, precedence + 1)  # left-associative: a - (b - c)
+        return f"{left} {self.op}{self.matching_text()} {right}"
+
+    def is_negation(self) -> bool:
+        """Whether this is ``-1 * expr``, which is how a unary minus is kept (and rendered back)."""
+        plain = self.on is None and self.ignoring is None
+        return plain and self.op == "*" and isinstance(self.left, NumberLiteral) and self.left.value == -1
+
+    def matching_text(self) -> str:
+        """`` on(a, b)``, `` ignoring(a)`` or nothing."""
+        if self.on is not None:
+            return f" on({', '.join(self.on)})"
+        if self.ignoring is not None:
+            return f" ignoring({', '.join(self.ignoring)})"
+        return ""
+
+
+def _operand_text(node: Node, precedence: int) -> str:
+    """``node`` as an operand of an operator: in parentheses when it binds less than ``precedence``
+    (a unary minus binds tightest)."""
+    if isinstance(node, BinaryOp) and not node.is_negation() and _PRECEDENCE[node.op] < precedence:
+        return f"({node})"
+    return str(node)
+
+
+@dataclass(frozen=True)
 class Comparison:
     """``expr op number``: keeps the points where the comparison holds (a filter)."""
 
@@ -181,7 +271,7 @@ class Comparison:
         return f"{self.expr} {self.op} {NumberLiteral(self.threshold)}"
 
 
-Node = Selector | RangeSelector | NumberLiteral | Call | Aggregation | Comparison
+Node = Selector | RangeSelector | NumberLiteral | Call | Aggregation | BinaryOp | Comparison
 
 
 def format_duration(seconds: float) -> str:
@@ -207,6 +297,8 @@ def selectors_of(node: Node) -> list[Selector]:
         return [selector for arg in node.args for selector in selectors_of(arg)]
     if isinstance(node, Aggregation | Comparison):
         return selectors_of(node.expr)
+    if isinstance(node, BinaryOp):
+        return [*selectors_of(node.left), *selectors_of(node.right)]
     return []
 
 
@@ -271,8 +363,8 @@ _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]
 _WORD_CHAR = re.compile(r"[a-zA-Z0-9_.]")
 _WORD_TAIL = re.compile(r"[a-zA-Z0-9_.]*")
 # Longest first, so that "!=" is not read as "!" and "=".
-_OPERATORS = ("!=", "!~", "=~", "==", ">=", "<=", "=", ">", "<", "(", ")", "{", "}", "[", "]", ",")
-_REFUSED_OPERATORS = ("+", "-", "*", "/", "%", "^", "@")
+_OPERATORS = ("!=", "!~", "=~", "==", ">=", "<=", "=", ">", "<", "(", ")", "{", "}", "[", "]", ",", "+", "-", "*", "/")
+_REFUSED_OPERATORS = ("%", "^", "@")
 _SPACE = frozenset(" \t\r\n")
 _SIMPLE_ESCAPES = {
     "a": "\a",
@@ -460,7 +552,9 @@ _UNSUPPORTED_AGGREGATIONS = (
 _NUMBER_WORDS = ("inf", "nan")  # numbers, not metric names, as in Prometheus
 _VECTOR_MATCHING = ("on", "ignoring", "group_left", "group_right")
 _SET_OPERATORS = ("and", "or", "unless")
-_MAX_DEPTH = 50  # nesting of calls and aggregations, far below Python's recursion limit
+# Nesting of calls, aggregations and parentheses, and apart from it of arithmetic operators
+# (a chain a + b + c nests to the left): both far below Python's recursion limit.
+_MAX_DEPTH = 50
 
 _T = TypeVar("_T")
 
@@ -478,7 +572,7 @@ def _describe(token: Token) -> str:
 def _refusal(token: Token) -> str | None:
     """The message for a token that starts a PromQL construct outside the subset, if it does."""
     word = token.text.lower() if token.kind == "ident" else None
-    if token.kind == "op" and token.text in ("+", "-", "*", "/", "%", "^"):
+    if token.kind == "op" and token.text in ("%", "^"):
         return f"arithmetic operator '{token.text}' is not supported"
     if token.kind == "op" and token.text in COMPARISON_OPS:
         return "a comparison is only supported at the top level, as in sum(x) > 5"
@@ -559,6 +653,61 @@ def _check_histogram_quantile(position: int, args: list[tuple[Node, int]]) -> No
         )
 
 
+class _Matching(NamedTuple):
+    """The ``on(...)`` or ``ignoring(...)`` after an arithmetic operator, and where it was written."""
+
+    on: tuple[str, ...] | None = None
+    ignoring: tuple[str, ...] | None = None
+    keyword: Token | None = None
+
+
+def _literal(value: float) -> NumberLiteral:
+    """A number; NaN is always the one ``math.nan`` object, so that equal trees compare equal."""
+    return NumberLiteral(math.nan if math.isnan(value) else value)
+
+
+def _fold(op: str, left: float, right: float) -> NumberLiteral:
+    """An operation on two numbers, computed as the evaluation computes it (IEEE, via numpy)."""
+    with np.errstate(all="ignore"):
+        return _literal(float(ARITHMETIC[op](np.float64(left), np.float64(right))))
+
+
+def _binary(op: str, position: int, left: Node, right: Node, matching: _Matching) -> Node:
+    """``left op right``, type-checked; two numbers are folded into one."""
+    for side in (left, right):
+        if isinstance(side, RangeSelector):
+            message = "arithmetic needs instant vectors; wrap the range selector in a function such as rate()"
+            raise PromQLError(message, side.selector.position)
+    numbers = isinstance(left, NumberLiteral), isinstance(right, NumberLiteral)
+    if matching.keyword is not None and any(numbers):
+        keyword = matching.keyword
+        raise PromQLError(f"'{keyword.text.lower()}' is only allowed between two vectors", keyword.position)
+    if isinstance(left, NumberLiteral) and isinstance(right, NumberLiteral):
+        return _fold(op, left.value, right.value)
+    node = BinaryOp(op, left, right, matching.on, matching.ignoring)
+    if _binary_depth(node) > _MAX_DEPTH:
+        raise PromQLError("expression is nested too deeply", position)
+    return node
+
+
+def _negate(sign: Token, node: Node) -> Node:
+    """A unary minus: a negative number, or ``-1 * vector``."""
+    if isinstance(node, NumberLiteral):
+        return _literal(-node.value)
+    return _binary("*", sign.position, NumberLiteral(-1.0), node, _Matching())
+
+
+def _binary_depth(node: Node) -> int:
+    """The most arithmetic operators on one path down from ``node``."""
+    if isinstance(node, BinaryOp):
+        return 1 + max(_binary_depth(node.left), _binary_depth(node.right))
+    if isinstance(node, Aggregation | Comparison):
+        return _binary_depth(node.expr)
+    if isinstance(node, Call):
+        return max((_binary_depth(arg) for arg in node.args), default=0)
+    return 0
+
+
 def _aggregation(op: str, expr: Node, grouping: tuple[str, tuple[str, ...]] | None) -> Aggregation:
     if grouping is None:
         return Aggregation(op, expr)
@@ -598,9 +747,13 @@ class _Parser:
         return self.current.kind == "ident" and self.current.text.lower() in words
 
     def at_number(self) -> bool:
-        """A number, possibly signed; ``Inf`` and ``NaN`` in any case are numbers."""
-        token = self.peek() if self.at("+", "-") else self.current
+        """A number; ``Inf`` and ``NaN`` in any case are numbers (signs are unary operators)."""
+        token = self.current
         return token.kind == "number" or (token.kind == "ident" and token.text.lower() in _NUMBER_WORDS)
+
+    def at_paren(self) -> bool:
+        """Whether the token after the current one is ``(``."""
+        return self.peek().kind == "op" and self.peek().text == "("
 
     def unexpected(self, expected: str, *, refusals: bool = True) -> PromQLError:
         """An error for the current token, naming the refused construct it starts, if any."""
@@ -644,11 +797,12 @@ class _Parser:
     # Grammar rules.
 
     def expression(self) -> Node:
-        """The whole input: an instant vector, optionally compared with a number."""
+        """The whole input: an arithmetic expression, optionally compared with a number."""
         self.refuse_empty()
+        start = self.current.position
         node = self.instant_vector("a range selector needs a function such as rate()")
         if self.at(*COMPARISON_OPS):
-            node = self.comparison(node)
+            node = self.comparison(node, start)
         self.expect_end()
         return node
 
@@ -676,38 +830,82 @@ class _Parser:
             raise PromQLError(f"unbalanced '{token.text}'", token.position)
         raise self.unexpected("the end of the expression")
 
-    def comparison(self, expr: Node) -> Comparison:
+    def comparison(self, expr: Node, start: int) -> Comparison:
+        """``expr op threshold``: the threshold must fold to a number, the left side must not."""
+        if isinstance(expr, NumberLiteral):
+            raise PromQLError("a comparison needs a vector on the left and a number on the right, as in x > 5", start)
         op = self.advance()
         token = self.current
         if self.at_keyword("bool", *_VECTOR_MATCHING):
             raise PromQLError(_refusal(token) or "", token.position)
-        if self.at_number():
-            return Comparison(op.text, expr, self.number())
-        if token.kind == "ident" or self.at("{", "("):
+        vector = (token.kind == "ident" and not self.at_number()) or self.at("{")
+        if not (vector or self.at_number() or self.at("(", "+", "-")):
+            raise self.unexpected(f"a number after '{op.text}'")
+        threshold = None if vector else self.arithmetic()
+        if not isinstance(threshold, NumberLiteral):
             raise PromQLError(
                 "comparing two vectors is not supported; compare with a number, as in x > 5", token.position
             )
-        raise self.unexpected(f"a number after '{op.text}'")
-
-    def number(self) -> float:
-        """A signed number; the caller has checked ``at_number()``."""
-        negative = self.at("-")
-        if self.at("+", "-"):
-            self.advance()
-        token = self.advance()
-        if token.text.lower() == "nan":
-            return math.nan  # always this one object, so that equal trees compare equal
-        value = token.number if token.kind == "number" else math.inf
-        return -value if negative else value
+        return Comparison(op.text, expr, threshold.value)
 
     def instant_vector(self, range_message: str) -> Node:
-        node = self.operand()
+        """An arithmetic expression that is not a bare range selector."""
+        node = self.arithmetic()
         if isinstance(node, RangeSelector):
             raise PromQLError(range_message, node.selector.position)
         return node
 
+    def arithmetic(self) -> Node:
+        """``term { ("+" | "-") [ matching ] term }``, left-associative."""
+        return self.chain(("+", "-"), self.term)
+
+    def term(self) -> Node:
+        """``unary { ("*" | "/") [ matching ] unary }``, left-associative."""
+        return self.chain(("*", "/"), self.unary)
+
+    def chain(self, ops: tuple[str, ...], operand: Callable[[], Node]) -> Node:
+        """Operands joined by operators of one precedence, folded to the left."""
+        node = operand()
+        while self.at(*ops):
+            op = self.advance()
+            matching = self.matching()
+            node = _binary(op.text, op.position, node, operand(), matching)
+        return node
+
+    def unary(self) -> Node:
+        """``{ "+" | "-" } operand``; a plus changes nothing."""
+        signs = []
+        while self.at("+", "-"):
+            signs.append(self.advance())
+        node = self.operand()
+        for sign in reversed(signs):
+            if sign.text == "-":
+                node = _negate(sign, node)
+        return node
+
+    def matching(self) -> _Matching:
+        """An optional ``on(labels)`` or ``ignoring(labels)`` after an arithmetic operator."""
+        if self.at_keyword("bool"):
+            raise PromQLError("the bool modifier is not supported", self.current.position)
+        matching = _Matching()
+        if self.at_keyword("on", "ignoring") and self.at_paren():
+            keyword = self.advance()
+            labels = self.label_list(keyword.text.lower())
+            on = keyword.text.lower() == "on"
+            matching = _Matching(labels if on else None, None if on else labels, keyword)
+            if self.at_keyword("on", "ignoring") and self.at_paren():
+                raise PromQLError("give either on(...) or ignoring(...), not both", self.current.position)
+        if self.at_keyword("group_left", "group_right"):
+            word = self.current.text.lower()
+            raise PromQLError(
+                f"'{word}' (many-to-one matching) is not supported; only one-to-one matching is",
+                self.current.position,
+            )
+        return matching
+
     def operand(self) -> Node:
-        """An aggregation, call or selector (possibly with a range), nested at most _MAX_DEPTH deep."""
+        """A number, parenthesised expression, aggregation, call or selector (possibly with a range),
+        nested at most _MAX_DEPTH deep."""
         if self.depth >= _MAX_DEPTH:
             raise PromQLError("expression is nested too deeply", self.current.position)
         self.depth += 1
@@ -719,19 +917,30 @@ class _Parser:
     def operand_body(self) -> Node:
         token = self.current
         if self.at_number():
-            raise PromQLError(
-                "a number can only be a comparison threshold (as in x > 5) or the quantile of histogram_quantile()",
-                token.position,
-            )
+            return self.number()
         if token.kind == "ident":
             return self.named(token)
         if self.at("{"):
             return self.ranged(self.selector())
         if self.at("("):
-            raise PromQLError("parentheses around an expression are not supported", token.position)
+            return self.parenthesised()
         if token.kind == "string":
             raise PromQLError("a string can only be a label matcher value", token.position)
-        raise self.unexpected("a selector, function call or aggregation")
+        raise self.unexpected("a selector, function call, aggregation, number or '('")
+
+    def number(self) -> NumberLiteral:
+        """A number; the caller has checked ``at_number()``."""
+        token = self.advance()
+        if token.kind == "number":
+            return _literal(token.number)
+        return _literal(math.nan if token.text.lower() == "nan" else math.inf)
+
+    def parenthesised(self) -> Node:
+        """``"(" expr ")"``; the tree keeps no trace of the parentheses."""
+        opener = self.advance()
+        node = self.arithmetic()
+        self.close(")", opener)
+        return node
 
     def named(self, token: Token) -> Node:
         """An identifier starts an aggregation, a function call or a selector."""
@@ -753,9 +962,12 @@ class _Parser:
         opener = self.expect("(", f"'(' after {op}")
         if self.at(")"):
             raise PromQLError(f"{op}() needs an expression to aggregate", self.current.position)
+        start = self.current.position
         expr = self.instant_vector(
             f"{op}() needs an instant vector; wrap the range selector in a function such as rate()"
         )
+        if isinstance(expr, NumberLiteral):
+            raise PromQLError(f"{op}() needs an instant vector, not a number", start)
         if self.at(","):
             raise PromQLError(f"{op}() takes exactly one expression", self.current.position)
         self.close(")", opener)
@@ -770,9 +982,12 @@ class _Parser:
         if not self.at_keyword("by", "without"):
             return None
         keyword = self.advance().text.lower()
+        return keyword, self.label_list(keyword)
+
+    def label_list(self, keyword: str) -> tuple[str, ...]:
+        """``"(" labels ")"`` after ``keyword`` (by, without, on, ignoring)."""
         opener = self.expect("(", f"'(' after {keyword}")
-        labels = self.comma_list(opener, ")", self.label_name)
-        return keyword, tuple(label.text for label in labels)
+        return tuple(label.text for label in self.comma_list(opener, ")", self.label_name))
 
     def call(self) -> Call:
         name = self.advance()
@@ -784,9 +999,7 @@ class _Parser:
     def argument(self) -> tuple[Node, int]:
         """A function argument and its position; the function's signature is checked afterwards."""
         position = self.current.position
-        if self.at_number():
-            return NumberLiteral(self.number()), position
-        return self.operand(), position
+        return self.arithmetic(), position
 
     def selector(self) -> Selector:
         start = self.current

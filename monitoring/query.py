@@ -6,6 +6,17 @@ Points are evaluated at ``start, start+step, …, end`` (at most ``MAX_POINTS`` 
 a wider range raises the step). The source is chosen from the step: raw samples below a
 minute, 1-minute rollups below an hour, 1-hour rollups above, each only while its
 retention still covers the range.
+
+Arithmetic follows Prometheus. A number alone is a scalar query: one series without labels,
+present at every evaluation time. Between a vector and a number, every series is computed
+elementwise and loses ``__name__``. Between two vectors, series match one-to-one on their labels
+without ``__name__`` (or only the ``on(...)`` labels, or all but the ``ignoring(...)`` ones); the
+result has the left series' labels without ``__name__``, restricted to the ``on`` labels or
+without the ``ignoring`` ones (so, as in Prometheus, exactly the labels it matched on). Series
+without a partner are dropped, and a point exists where both sides have one. As Prometheus
+matches at each evaluation time, series of one side with the same matching labels are one series
+while they never overlap in time (a restarted pod, say); when two have a value at the same time,
+the query fails (many-to-many). Division by zero gives ±Inf or NaN, as IEEE division does.
 """
 
 from __future__ import annotations
@@ -24,9 +35,12 @@ from monitoring import series_math
 from monitoring.fetch import fetch_columns, in_list
 from monitoring.models import Series
 from monitoring.promql import (
+    ARITHMETIC,
     Aggregation,
+    BinaryOp,
     Call,
     Comparison,
+    Matcher,
     Node,
     NumberLiteral,
     RangeSelector,
@@ -115,6 +129,15 @@ def query_range(
     return QueryResult(series, plan.step_ms, plan.source.name, infos)
 
 
+def query_grid(query: str | Node, start_ms: int, end_ms: int, step_ms: int) -> tuple[np.ndarray, list[Vector]]:
+    """The expression on its evaluation grid, every series with its presence mask: for alert
+    rules, which need to know where a series has no value, not only where it has one."""
+    if end_ms < start_ms or step_ms <= 0:
+        raise QueryError("the grid needs start <= end and a positive step")
+    plan = _plan(start_ms, end_ms, step_ms, MAX_POINTS)
+    return plan.eval_ts, _evaluate(parse(query) if isinstance(query, str) else query, plan)
+
+
 def _node_for(query: str, fn: str, q: float | None, step_ms: int) -> Node:
     """The expression a bare selector with a function name stands for."""
     if fn not in FUNCTIONS:
@@ -178,9 +201,13 @@ def _evaluate(node: Node, plan: Plan) -> list[Vector]:
         return _aggregate(node, _evaluate(node.expr, plan))
     if isinstance(node, Comparison):
         return _compare(node, _evaluate(node.expr, plan))
+    if isinstance(node, BinaryOp):
+        return _binary(node, plan)
+    if isinstance(node, NumberLiteral):
+        return [_scalar(node.value, plan)]
     if isinstance(node, RangeSelector):
         raise QueryError("a range selector needs a function such as rate()")
-    raise QueryError("a number alone is not a query")
+    raise QueryError(f"cannot evaluate {node!r}")
 
 
 def _instant(selector: Selector, plan: Plan) -> list[Vector]:
@@ -343,6 +370,108 @@ def _compare(node: Comparison, vectors: list[Vector]) -> list[Vector]:
     test = COMPARISONS[node.op]
     with np.errstate(invalid="ignore"):
         return [Vector(v.labels, v.values, v.present & test(v.values, node.threshold)) for v in vectors]
+
+
+# --- Arithmetic ----------------------------------------------------------------------
+
+
+def _scalar(value: float, plan: Plan) -> Vector:
+    """A number as a query: one series without labels, present at every evaluation time."""
+    return Vector({}, np.full(plan.eval_ts.shape, value, dtype=np.float64), np.ones(plan.eval_ts.shape, dtype=bool))
+
+
+def _constant(node: Node) -> float | None:
+    """The value of an expression made only of numbers (the parser folds them; a tree built
+    by hand may not be), else None."""
+    if isinstance(node, NumberLiteral):
+        return node.value
+    if isinstance(node, BinaryOp):
+        left, right = _constant(node.left), _constant(node.right)
+        if left is not None and right is not None:
+            return float(_apply(node.op, np.float64(left), np.float64(right)))
+    return None
+
+
+def _apply(op: str, left: np.ndarray | np.float64, right: np.ndarray | np.float64) -> np.ndarray:
+    """``left op right`` elementwise, with IEEE results for ±Inf, NaN and division by zero."""
+    with np.errstate(all="ignore"):
+        return ARITHMETIC[op](left, right)
+
+
+def _binary(node: BinaryOp, plan: Plan) -> list[Vector]:
+    """Vector ⊕ number, number ⊕ vector or vector ⊕ vector (matched one-to-one)."""
+    value = _constant(node)
+    if value is not None:
+        return [_scalar(value, plan)]
+    left, right = _constant(node.left), _constant(node.right)
+    if right is not None:
+        return [_with_number(v, lambda values: _apply(node.op, values, right)) for v in _evaluate(node.left, plan)]
+    if left is not None:
+        return [_with_number(v, lambda values: _apply(node.op, left, values)) for v in _evaluate(node.right, plan)]
+    return _match(node, _evaluate(node.left, plan), _evaluate(node.right, plan))
+
+
+def _with_number(vector: Vector, compute: Callable[[np.ndarray], np.ndarray]) -> Vector:
+    """One series combined with a number: same presence, labels without ``__name__``."""
+    labels = {k: v for k, v in vector.labels.items() if k != "__name__"}
+    return Vector(labels, np.where(vector.present, compute(vector.values), 0.0), vector.present.copy())
+
+
+def _match(node: BinaryOp, left: list[Vector], right: list[Vector]) -> list[Vector]:
+    """One-to-one matching: each left series with the right series of the same matching labels."""
+    partners = _by_key(node, right, "right")
+    out = []
+    for key, vector in _by_key(node, left, "left").items():
+        partner = partners.get(key)
+        if partner is None:
+            continue
+        present = vector.present & partner.present
+        values = np.where(present, _apply(node.op, vector.values, partner.values), 0.0)
+        # The left labels restricted as the key is: without __name__, only the on() labels or
+        # without the ignoring() ones.
+        out.append(Vector({k: v for k, v in key if k != "__name__"}, values, present))
+    return out
+
+
+def _matching_key(node: BinaryOp, labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The labels a series is matched on."""
+    if node.on is not None:
+        return tuple(sorted((k, v) for k, v in labels.items() if k in node.on))
+    dropped = {"__name__", *(node.ignoring or ())}
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in dropped))
+
+
+def _by_key(node: BinaryOp, vectors: list[Vector], side: str) -> dict[tuple, Vector]:
+    """One series per matching key: series sharing a key are one while they never overlap in time."""
+    groups: dict[tuple, list[Vector]] = {}
+    for vector in vectors:
+        groups.setdefault(_matching_key(node, vector.labels), []).append(vector)
+    return {key: _join(key, members, side) for key, members in groups.items()}
+
+
+def _join(key: tuple, members: list[Vector], side: str) -> Vector:
+    """Series of one key, one after the other; QueryError when two have a value at one time."""
+    if len(members) == 1:
+        return members[0]
+    present = np.vstack([member.present for member in members])
+    overlap = present.sum(axis=0) > 1
+    if overlap.any():
+        first, second = (members[i] for i in np.flatnonzero(present[:, overlap.argmax()])[:2])
+        raise QueryError(
+            f"many-to-many matching not allowed: on the {side} side, {_format_labels(first.labels)} and "
+            f"{_format_labels(second.labels)} both match {_format_labels(dict(key))}; give on(...) or "
+            "ignoring(...) labels that tell them apart (group_left and group_right are not supported)"
+        )
+    values = np.vstack([member.values for member in members])
+    which = present.argmax(axis=0)
+    return Vector(dict(members[0].labels), values[which, np.arange(values.shape[1])], present.any(axis=0))
+
+
+def _format_labels(labels: dict[str, str]) -> str:
+    """Labels as PromQL writes them: ``{a="1", b="2"}``, the name first and bare when there is one."""
+    name = labels.get("__name__", "")
+    inner = ", ".join(str(Matcher(k, "=", v)) for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{inner}}}"
 
 
 def _to_result(vector: Vector, plan: Plan) -> ResultSeries:

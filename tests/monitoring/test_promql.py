@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from monitoring.promql import (
     Aggregation,
+    BinaryOp,
     Call,
     Comparison,
     Matcher,
@@ -422,7 +423,7 @@ def test_second_comparison_is_refused() -> None:
 
 
 def test_number_on_the_left_of_a_comparison_is_refused() -> None:
-    message = "a number can only be a comparison threshold (as in x > 5) or the quantile of histogram_quantile()"
+    message = "a comparison needs a vector on the left and a number on the right, as in x > 5"
     assert_refused("5 < x", message, 0)
 
 
@@ -634,29 +635,31 @@ def test_invalid_grouping_label_is_refused() -> None:
 
 
 def test_aggregation_of_a_number_is_refused() -> None:
-    message = "a number can only be a comparison threshold (as in x > 5) or the quantile of histogram_quantile()"
-    assert_refused("sum(1)", message, 4)
+    assert_refused("sum(1)", "sum() needs an instant vector, not a number", 4)
 
 
 # --- Refused constructs ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "op", "position"), [("a + b", "+", 2), ("x * 2", "*", 2), ("x / 2", "/", 2)])
-def test_arithmetic_is_refused_at_the_operator(text: str, op: str, position: int) -> None:
-    assert_refused(text, f"arithmetic operator '{op}' is not supported", position)
+@pytest.mark.parametrize(("text", "op"), [("a + b", "+"), ("x * 2", "*"), ("x / 2", "/"), ("sum(x) - sum(y)", "-")])
+def test_the_four_arithmetic_operators_parse(text: str, op: str) -> None:
+    node = parse(text)
+    assert isinstance(node, BinaryOp)
+    assert node.op == op
 
 
-@pytest.mark.parametrize("op", ["-", "%", "^"])
+@pytest.mark.parametrize("op", ["%", "^"])
 def test_every_other_arithmetic_operator_is_refused(op: str) -> None:
     assert_refused(f"sum(x) {op} sum(y)", f"arithmetic operator '{op}' is not supported", 7)
 
 
-def test_arithmetic_inside_a_function_is_refused() -> None:
-    assert_refused("rate(x[5m] * 2)", "arithmetic operator '*' is not supported", 11)
+def test_arithmetic_on_a_range_selector_inside_a_function_is_refused() -> None:
+    message = "arithmetic needs instant vectors; wrap the range selector in a function such as rate()"
+    assert_refused("rate(x[5m] * 2)", message, 5)
 
 
-def test_unary_minus_on_a_vector_is_refused() -> None:
-    assert_refused("-x", "arithmetic operator '-' is not supported", 0)
+def test_unary_minus_on_a_vector_is_minus_one_times_it() -> None:
+    assert parse("-x") == BinaryOp("*", NumberLiteral(-1.0), selector("x"))
 
 
 def test_offset_is_refused_with_its_position() -> None:
@@ -676,8 +679,8 @@ def test_set_operators_are_refused(op: str) -> None:
     assert_refused(f"a {op} b", f"set operator '{op}' is not supported", 2)
 
 
-def test_parenthesised_expression_is_refused() -> None:
-    assert_refused("(x)", "parentheses around an expression are not supported", 0)
+def test_parenthesised_expression_is_the_expression() -> None:
+    assert parse("(x)") == selector("x")
 
 
 def test_unbalanced_closing_parenthesis_is_refused() -> None:
@@ -710,7 +713,7 @@ def test_empty_input_is_refused(text: str, position: int) -> None:
 
 
 def test_error_string_includes_the_position() -> None:
-    assert str(refusal("a + b")) == "arithmetic operator '+' is not supported at position 2"
+    assert str(refusal("a % b")) == "arithmetic operator '%' is not supported at position 2"
 
 
 def test_error_is_a_value_error() -> None:
@@ -918,4 +921,340 @@ EXPRESSIONS = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(EXPRESSIONS)
 def test_every_generated_tree_renders_to_text_that_parses_back_to_it(node: Node) -> None:
+    assert parse(str(node)) == node
+
+
+# --- Arithmetic -----------------------------------------------------------------------
+
+A, B, C = selector("a"), selector("b"), selector("c")
+
+
+def test_multiplication_binds_tighter_than_addition() -> None:
+    assert parse("a + b * c") == BinaryOp("+", A, BinaryOp("*", B, C))
+    assert parse("a * b + c") == BinaryOp("+", BinaryOp("*", A, B), C)
+    assert parse("a - b / c") == BinaryOp("-", A, BinaryOp("/", B, C))
+
+
+def test_parentheses_override_precedence() -> None:
+    assert parse("(a + b) * c") == BinaryOp("*", BinaryOp("+", A, B), C)
+    assert parse("a / (b - c)") == BinaryOp("/", A, BinaryOp("-", B, C))
+    assert parse("((a))") == A
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+def test_operators_of_one_precedence_are_left_associative(op: str) -> None:
+    assert parse(f"a {op} b {op} c") == BinaryOp(op, BinaryOp(op, A, B), C)
+
+
+def test_mixed_operators_of_one_precedence_are_left_associative() -> None:
+    assert parse("a - b + c") == BinaryOp("+", BinaryOp("-", A, B), C)
+    assert parse("a / b * c") == BinaryOp("*", BinaryOp("/", A, B), C)
+
+
+def test_unary_minus_binds_tighter_than_multiplication() -> None:
+    minus_a = BinaryOp("*", NumberLiteral(-1.0), A)
+    assert parse("-a * b") == BinaryOp("*", minus_a, B)
+    assert parse("b * -a") == BinaryOp("*", B, minus_a)
+    assert parse("-(a + b)") == BinaryOp("*", NumberLiteral(-1.0), BinaryOp("+", A, B))
+
+
+def test_unary_minus_twice_negates_twice() -> None:
+    assert parse("- -a") == BinaryOp("*", NumberLiteral(-1.0), BinaryOp("*", NumberLiteral(-1.0), A))
+
+
+def test_unary_plus_changes_nothing() -> None:
+    assert parse("+a") == A
+    assert parse("a - +b") == BinaryOp("-", A, B)
+
+
+def test_unary_minus_on_a_number_is_a_negative_number() -> None:
+    assert parse("-5") == NumberLiteral(-5.0)
+    assert parse("a * -2") == BinaryOp("*", A, NumberLiteral(-2.0))
+    assert parse("- - 5") == NumberLiteral(5.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1 + 2 * 3", 7.0), ("(1 + 2) * 3", 9.0), ("10 - 4 - 3", 3.0), ("1 / 0", math.inf), ("-1 / 0", -math.inf)],
+)
+def test_operations_on_numbers_are_folded(text: str, value: float) -> None:
+    assert parse(text) == NumberLiteral(value)
+
+
+def test_zero_divided_by_zero_folds_to_nan() -> None:
+    node = parse("0 / 0")
+    assert isinstance(node, NumberLiteral)
+    assert math.isnan(node.value)
+    assert parse("0 / 0") == parse("NaN")
+
+
+def test_division_by_negative_zero_keeps_the_sign() -> None:
+    assert parse("1 / -0") == NumberLiteral(-math.inf)
+    assert str(parse("a / -0")) == "a / -0"
+
+
+def test_numbers_combine_with_vectors_without_folding() -> None:
+    assert parse("2 * a + 1") == BinaryOp("+", BinaryOp("*", NumberLiteral(2.0), A), NumberLiteral(1.0))
+    assert parse("a * (1 + 1)") == BinaryOp("*", A, NumberLiteral(2.0))
+
+
+def test_a_number_alone_is_a_query() -> None:
+    assert parse("5") == NumberLiteral(5.0)
+    assert parse("-Inf") == NumberLiteral(-math.inf)
+    assert parse("(1 + 2) * 3") == NumberLiteral(9.0)
+
+
+def test_on_modifier_lists_the_matching_labels() -> None:
+    assert parse("a / on(model) b") == BinaryOp("/", A, B, on=("model",))
+    assert parse("a / ON (model, pod,) b") == BinaryOp("/", A, B, on=("model", "pod"))
+    assert parse("a + on() b") == BinaryOp("+", A, B, on=())
+
+
+def test_ignoring_modifier_lists_the_ignored_labels() -> None:
+    assert parse("a - ignoring(pod) b") == BinaryOp("-", A, B, ignoring=("pod",))
+
+
+def test_modifier_belongs_to_its_own_operator() -> None:
+    assert parse("a * on(x) b + c") == BinaryOp("+", BinaryOp("*", A, B, on=("x",)), C)
+    assert parse("a + b * ignoring(x) c") == BinaryOp("+", A, BinaryOp("*", B, C, ignoring=("x",)))
+
+
+def test_on_without_parenthesis_is_a_metric_name() -> None:
+    assert parse("a + on") == BinaryOp("+", A, selector("on"))
+
+
+def test_comparison_of_an_error_ratio() -> None:
+    text = "sum by (model) (rate(failed_total[5m])) / sum by (model) (rate(requests_total[5m])) > 0.05"
+    failed = Aggregation("sum", rate_of("failed_total"), by=("model",))
+    requests = Aggregation("sum", rate_of("requests_total"), by=("model",))
+    assert parse(text) == Comparison(">", BinaryOp("/", failed, requests), 0.05)
+
+
+def test_comparison_threshold_may_be_arithmetic_on_numbers() -> None:
+    assert parse("a > 2 * 0.25") == Comparison(">", A, 0.5)
+    assert parse("a - b <= (1 - 3)") == Comparison("<=", BinaryOp("-", A, B), -2.0)
+
+
+def test_comparison_binds_loosest() -> None:
+    assert parse("a + b > 1 + 1") == Comparison(">", BinaryOp("+", A, B), 2.0)
+
+
+def test_arithmetic_inside_an_aggregation() -> None:
+    node = parse("sum(rate(a[5m])) / sum(rate(b[5m]) * 2)")
+    right = Aggregation("sum", BinaryOp("*", rate_of("b"), NumberLiteral(2.0)))
+    assert node == BinaryOp("/", Aggregation("sum", rate_of("a")), right)
+
+
+def test_arithmetic_as_the_histogram_quantile_vector() -> None:
+    node = parse("histogram_quantile(0.9, rate(a_bucket[5m]) / 2)")
+    assert node == Call(
+        "histogram_quantile", (NumberLiteral(0.9), BinaryOp("/", rate_of("a_bucket"), NumberLiteral(2.0)))
+    )
+
+
+def test_histogram_quantile_quantile_may_be_arithmetic_on_numbers() -> None:
+    assert parse("histogram_quantile(1 - 0.25, a)") == Call("histogram_quantile", (NumberLiteral(0.75), A))
+
+
+def test_selectors_of_descends_into_arithmetic() -> None:
+    node = parse('a / on(x) sum(rate(b{c="d"}[5m])) - -c > 1')
+    assert selectors_of(node) == [A, selector("b", ("c", "=", "d")), C]
+
+
+def test_binary_op_refuses_both_on_and_ignoring() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        BinaryOp("+", A, B, on=("x",), ignoring=("y",))
+    with pytest.raises(ValueError, match="unknown arithmetic operator"):
+        BinaryOp("%", A, B)
+
+
+# --- Arithmetic: refusals ---------------------------------------------------------------
+
+RANGE_IN_ARITHMETIC = "arithmetic needs instant vectors; wrap the range selector in a function such as rate()"
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        (
+            "a * on(x) group_left b",
+            "'group_left' (many-to-one matching) is not supported; only one-to-one matching is",
+            10,
+        ),
+        (
+            "a * ignoring(x) group_right(y) b",
+            "'group_right' (many-to-one matching) is not supported; only one-to-one matching is",
+            16,
+        ),
+        ("a + group_left b", "'group_left' (many-to-one matching) is not supported; only one-to-one matching is", 4),
+        ("a + bool b", "the bool modifier is not supported", 4),
+        ("a * on(x) 2", "'on' is only allowed between two vectors", 4),
+        ("2 / ignoring(x) a", "'ignoring' is only allowed between two vectors", 4),
+        ("a + on(x) ignoring(y) b", "give either on(...) or ignoring(...), not both", 10),
+        ("a + b % c", "arithmetic operator '%' is not supported", 6),
+        ("(a + b) ^ 2", "arithmetic operator '^' is not supported", 8),
+        ("a + b and c", "set operator 'and' is not supported", 6),
+        ("a * (b or c)", "set operator 'or' is not supported", 7),
+        ("a + b offset 5m", "the offset modifier is not supported", 6),
+        ("rate(a[5m] offset 1m) / 2", "the offset modifier is not supported", 11),
+        ("a / b @ 100", "the @ modifier is not supported", 6),
+        ("(a + b)[5m:1m]", "subqueries are not supported", 7),
+        ("a + b[5m]", RANGE_IN_ARITHMETIC, 4),
+        ("-a[5m]", RANGE_IN_ARITHMETIC, 1),
+        ("2 * (a[5m])", RANGE_IN_ARITHMETIC, 5),
+        ("irate(a[5m]) / 2", "unsupported function 'irate'", 0),
+        ("a / topk(3, b)", "unsupported aggregation 'topk'", 4),
+        ("sum(a + 1 > 2)", "a comparison is only supported at the top level, as in sum(x) > 5", 10),
+        ("(a > 1) + b", "a comparison is only supported at the top level, as in sum(x) > 5", 3),
+        ("a / b > c", "comparing two vectors is not supported; compare with a number, as in x > 5", 8),
+        ("a > 1 + b", "comparing two vectors is not supported; compare with a number, as in x > 5", 4),
+        ("a / b > bool 1", "the bool modifier is not supported", 8),
+        ("a > on(x) 1", "vector matching with 'on' is not supported", 4),
+        ("1 + 1 > a", "a comparison needs a vector on the left and a number on the right, as in x > 5", 0),
+        ("sum(2 * 3)", "sum() needs an instant vector, not a number", 4),
+        ("rate(a[5m] / 2)", RANGE_IN_ARITHMETIC, 5),
+        ("rate(-a[5m])", RANGE_IN_ARITHMETIC, 6),
+        ("increase(2 * 3)", "increase() needs a range selector such as x[5m]", 9),
+        ("absent(a + 1)", 'absent() needs a selector such as up{job="api"}', 7),
+        (
+            "histogram_quantile(0.5, 1 + 1)",
+            "histogram_quantile() needs an instant vector such as rate(x_bucket[5m]) as its second argument",
+            24,
+        ),
+        ("histogram_quantile(a * 2, b)", "histogram_quantile() needs a number such as 0.95 as its first argument", 19),
+        ("a +", "unexpected end of expression, expected a selector, function call, aggregation, number or '('", 3),
+        ("a * )", "unexpected ')', expected a selector, function call, aggregation, number or '('", 4),
+        ("(a + b", "unclosed '('", 0),
+        ("()", "unexpected ')', expected a selector, function call, aggregation, number or '('", 1),
+        ("a + b)", "unbalanced ')'", 5),
+        ('a + "b"', "a string can only be a label matcher value", 4),
+    ],
+)
+def test_arithmetic_refusals_name_the_construct_and_position(text: str, message: str, position: int) -> None:
+    assert_refused(text, message, position)
+
+
+def test_long_operator_chains_are_refused_rather_than_overflowing_the_stack() -> None:
+    assert refusal("x" + " + x" * 60).message == "expression is nested too deeply"
+    assert refusal("-" * 200 + "x").message == "expression is nested too deeply"
+    assert refusal("(" * 200 + "x" + ")" * 200).message == "expression is nested too deeply"
+
+
+def test_many_signs_on_a_number_fold_without_nesting() -> None:
+    assert parse("-" * 1001 + "5") == NumberLiteral(-5.0)
+
+
+def test_a_chain_within_the_limit_parses() -> None:
+    node = parse("x" + " + x" * 40)
+    assert isinstance(node, BinaryOp)
+    assert parse(str(node)) == node
+
+
+# --- Arithmetic: rendering --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "rendered"),
+    [
+        ("a+b*c", "a + b * c"),
+        ("(a+b)*c", "(a + b) * c"),
+        ("a-(b-c)", "a - (b - c)"),
+        ("(a-b)-c", "a - b - c"),
+        ("a/(b*c)", "a / (b * c)"),
+        ("-a", "-a"),
+        ("-1 * a", "-a"),
+        ("-(a + b)", "-(a + b)"),
+        ("- -a", "-(-a)"),
+        ("a*-b", "a * -b"),
+        ("a/on(x,y)b", "a / on(x, y) b"),
+        ("a-ignoring()b", "a - ignoring() b"),
+        ("sum(a)/sum(b)>0.5", "sum (a) / sum (b) > 0.5"),
+        ('a + {__name__="bool"}', 'a + {__name__="bool"}'),
+    ],
+)
+def test_arithmetic_renders_with_parentheses_only_where_needed(text: str, rendered: str) -> None:
+    assert str(parse(text)) == rendered
+
+
+VALID_ARITHMETIC = [
+    "a + b * c",
+    "(a + b) * c",
+    "a - b - c",
+    "a - (b - c)",
+    "a / b / c",
+    "a / (b / c)",
+    "-a",
+    "- -a",
+    "-a * -b",
+    "-(a * b)",
+    "a - -5",
+    "a * -0",
+    "-Inf * a",
+    "NaN / a",
+    "a / on(model) b",
+    "a + ignoring(pod, instance) b - on() c",
+    "sum by (model) (rate(f[5m])) / sum by (model) (rate(t[5m])) > 0.05",
+    "1 - avg by (instance) (rate(idle[1m]))",
+    "histogram_quantile(0.9, rate(a_bucket[5m]) * 2)",
+    "sum(a / b) by (x) - 1 <= -NaN",
+    "a + on",
+    "5",
+    "-1e300",
+]
+
+
+@pytest.mark.parametrize("text", VALID_ARITHMETIC)
+def test_rendered_arithmetic_parses_to_the_same_tree(text: str) -> None:
+    node = parse(text)
+    assert parse(str(node)) == node
+
+
+ARITHMETIC_FRAGMENTS = [*FRAGMENTS, "on(x)", "ignoring(le)", "group_left", "+", "*", "/", "(", ")", "-", " "]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(ARITHMETIC_FRAGMENTS), max_size=30).map("".join))
+def test_arithmetic_text_parses_to_a_round_tripping_tree_or_a_positioned_error(text: str) -> None:
+    try:
+        node = parse(text)
+    except PromQLError as error:
+        assert 0 <= error.position <= len(text)
+    else:
+        assert parse(str(node)) == node
+
+
+OPERATORS = st.sampled_from(["+", "-", "*", "/"])
+LABEL_LISTS = st.lists(LABEL_NAMES, max_size=3).map(tuple)
+MATCHING = st.one_of(
+    st.just({}), LABEL_LISTS.map(lambda labels: {"on": labels}), LABEL_LISTS.map(lambda labels: {"ignoring": labels})
+)
+NUMBER_LITERALS = NUMBERS.map(NumberLiteral)
+
+
+def _with_number(op: str, number: NumberLiteral, vector: Node, number_first: bool) -> BinaryOp:
+    return BinaryOp(op, number, vector) if number_first else BinaryOp(op, vector, number)
+
+
+def _arithmetic(inner: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
+    return st.one_of(
+        st.builds(
+            lambda op, left, right, matching: BinaryOp(op, left, right, **matching), OPERATORS, inner, inner, MATCHING
+        ),
+        st.builds(_with_number, OPERATORS, NUMBER_LITERALS, inner, st.booleans()),
+        inner.map(lambda vector: BinaryOp("*", NumberLiteral(-1.0), vector)),
+        _aggregations(inner),
+    )
+
+
+ARITHMETIC_VECTORS = st.recursive(st.one_of(SELECTORS, RANGE_CALLS), _arithmetic, max_leaves=8)
+ARITHMETIC_EXPRESSIONS = st.one_of(
+    ARITHMETIC_VECTORS,
+    NUMBER_LITERALS,
+    st.builds(Comparison, st.sampled_from([">", ">=", "<", "<=", "==", "!="]), ARITHMETIC_VECTORS, NUMBERS),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ARITHMETIC_EXPRESSIONS)
+def test_every_generated_arithmetic_tree_renders_to_text_that_parses_back_to_it(node: Node) -> None:
     assert parse(str(node)) == node
