@@ -23,6 +23,7 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
+	$(PY) manage.py install_default_rules
 	$(PY) manage.py demo_setup
 	HOST=$(HOST) PORT=$(PORT) bin/run
 

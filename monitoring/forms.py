@@ -3,13 +3,13 @@ collector's config dataclass, so a kind's schema is written once, next to its co
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
 from typing import Any
 
 from django import forms
 
 from monitoring.models import Target
 from monitoring.targets import editable_fields, masked_headers, merge_headers, validate
+from opsboard.kindforms import add_kind_fields, config_of, kind_groups
 
 KIND_FIELD_PREFIX = "cfg"
 
@@ -42,28 +42,9 @@ class KeyValueField(forms.CharField):
         return result
 
 
-def _kind_field(spec: Any) -> forms.Field:
-    """A form field for one config dataclass field, by its annotated type."""
-    default = None if spec.default is MISSING else spec.default
-    kind = str(spec.type)
-    label = spec.name.replace("_", " ")
-    if kind.startswith("bool"):
-        return forms.BooleanField(required=False, initial=default, label=label)
-    if kind.startswith("int"):
-        return forms.IntegerField(required=False, initial=default, label=label)
-    if kind.startswith("float"):
-        return forms.FloatField(required=False, initial=default, label=label)
-    if kind.startswith("str"):
-        return forms.CharField(required=False, initial=default, label=label, strip=False)
-    return forms.JSONField(required=False, initial=default, label=f"{label} (JSON)")
-
-
-def config_field_name(kind: str, name: str) -> str:
-    return f"{KIND_FIELD_PREFIX}_{kind}_{name}".replace("-", "_")
-
-
 def target_form_class(model: type[Target]) -> type[forms.ModelForm]:
     target_model = model  # a class body cannot read a name it also assigns from the enclosing scope
+    configs = {kind: collector.Config for kind, collector in model.COLLECTORS.items()}
 
     class TargetForm(forms.ModelForm):
         labels = KeyValueField("=", help_text="Extra labels, one name=value per line.")
@@ -77,21 +58,11 @@ def target_form_class(model: type[Target]) -> type[forms.ModelForm]:
             super().__init__(*args, **kwargs)
             if self.instance.pk:
                 self.initial["headers"] = masked_headers(self.instance.headers)
-            for kind, collector in model.COLLECTORS.items():
-                stored = self.instance.config if self.instance.pk and self.instance.kind == kind else {}
-                for spec in fields(collector.Config):
-                    field = _kind_field(spec)
-                    if spec.name in stored:
-                        field.initial = stored[spec.name]
-                    self.fields[config_field_name(kind, spec.name)] = field
+            current = self.instance.kind if self.instance.pk else ""
+            add_kind_fields(self, KIND_FIELD_PREFIX, configs, current, self.instance.config if current else {})
 
         def kind_groups(self) -> list[tuple[str, str, list[forms.BoundField]]]:
-            """(kind, the config's description, its bound fields), for the template."""
-            groups = []
-            for kind, collector in model.COLLECTORS.items():
-                names = [config_field_name(kind, spec.name) for spec in fields(collector.Config)]
-                groups.append((kind, (collector.Config.__doc__ or "").strip(), [self[name] for name in names]))
-            return groups
+            return kind_groups(self, KIND_FIELD_PREFIX, configs)
 
         def common_fields(self) -> list[forms.BoundField]:
             return [self[name] for name in self.Meta.fields]
@@ -109,12 +80,7 @@ def target_form_class(model: type[Target]) -> type[forms.ModelForm]:
             return data
 
         def _config_of(self, kind: str) -> dict[str, Any]:
-            config = {}
-            for spec in fields(model.COLLECTORS[kind].Config):
-                value = self.cleaned_data.get(config_field_name(kind, spec.name))
-                if value not in (None, ""):
-                    config[spec.name] = value
-            return config
+            return config_of(self, KIND_FIELD_PREFIX, kind, configs[kind])
 
         def values(self) -> dict[str, Any]:
             """The cleaned settings, as the services take them."""

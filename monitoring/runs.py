@@ -11,11 +11,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from monitoring import store
 from monitoring.models import TrainingRun
+from monitoring.samples import sample
 from monitoring.store import Touched
 from opsboard.audit.services import Actor, diff, record
 
 STEP_SERIES = "train_step"
+STALLED_SERIES = "opsboard_training_run_stalled"
 
 
 def start_run(*, name: str, project: str, config: dict[str, Any], by: Actor) -> TrainingRun:
@@ -38,8 +41,14 @@ def finish_run(run: TrainingRun, status: str, *, by: Actor) -> TrainingRun:
 
 
 def mark_stalled(now: datetime | None = None) -> int:
-    """Runs silent for longer than RUN_STALL_AFTER_S become stalled; returns how many."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=settings.RUN_STALL_AFTER_S)
+    """Runs silent for longer than RUN_STALL_AFTER_S become stalled; returns how many.
+
+    Every active run's state is also written as the series ``opsboard_training_run_stalled``
+    (1 or 0), so that alert rules can page on a stalled run like on anything else; a
+    finished run's series stops, and its alert resolves.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.RUN_STALL_AFTER_S)
     silent = Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True, started_at__lt=cutoff)
     count = 0
     for run_id in TrainingRun.objects.filter(silent, status=TrainingRun.RUNNING).values_list("pk", flat=True):
@@ -48,7 +57,24 @@ def mark_stalled(now: datetime | None = None) -> int:
             if run.status == TrainingRun.RUNNING:
                 _set_status(run, TrainingRun.STALLED, Actor.system("stall-check"))
                 count += 1
+    _write_stall_series(now)
     return count
+
+
+def _write_stall_series(now: datetime) -> None:
+    ts = int(now.timestamp() * 1000)
+    active = TrainingRun.objects.filter(status__in=[TrainingRun.RUNNING, TrainingRun.STALLED])
+    store.write(
+        [
+            sample(
+                STALLED_SERIES,
+                {"run": run.name, "project": run.project, "run_id": str(run.uid)},
+                ts,
+                1.0 if run.status == TrainingRun.STALLED else 0.0,
+            )
+            for run in active
+        ]
+    )
 
 
 def _set_status(run: TrainingRun, status: str, by: Actor, *, ended: bool = False) -> None:
@@ -66,11 +92,11 @@ def on_samples(touched: Touched) -> None:
     """Store subscriber: move each reporting run's last step and last-seen time forward,
     and wake a stalled run that reports again."""
     steps: dict[str, float] = {}
-    for sample in touched.samples:
-        if sample.name == STEP_SERIES:
-            run_id = dict(sample.labels).get("run_id")
-            if run_id and sample.value == sample.value:  # NaN is no step
-                steps[run_id] = max(steps.get(run_id, sample.value), sample.value)
+    for written in touched.samples:
+        if written.name == STEP_SERIES:
+            run_id = dict(written.labels).get("run_id")
+            if run_id and written.value == written.value:  # NaN is no step
+                steps[run_id] = max(steps.get(run_id, written.value), written.value)
     now = timezone.now()
     for run_id, step in steps.items():
         _advance(run_id, int(step), now)

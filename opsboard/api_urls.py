@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from alerts import api as alerts_api
 from monitoring import api as monitoring_api
 from monitoring import run_api, target_api
 from opsboard.accounts import api as accounts_api
@@ -40,4 +41,9 @@ urlpatterns = [
     path("runs", run_api.RunListView.as_view(), name="runs"),
     path("runs/<uuid:uid>", run_api.RunDetailView.as_view(), name="run"),
     path("runs/<uuid:uid>/finish", run_api.RunFinishView.as_view(), name="run_finish"),
+    path("rules", alerts_api.RuleListView.as_view(), name="rules"),
+    path("rules/<uuid:uid>", alerts_api.RuleDetailView.as_view(), name="rule"),
+    path("alerts", alerts_api.AlertListView.as_view(), name="alerts"),
+    path("silences", alerts_api.SilenceListView.as_view(), name="silences"),
+    path("silences/<uuid:uid>/expire", alerts_api.SilenceExpireView.as_view(), name="silence_expire"),
 ]

@@ -26,6 +26,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Nodes", "monitoring:nodes", roles.VIEWER),
     NavItem("Runs", "monitoring:runs", roles.VIEWER),
     NavItem("Explore", "monitoring:explore", roles.VIEWER),
+    NavItem("Alerts", "alerts:list", roles.VIEWER),
     NavItem("Audit", "audit:list", roles.ADMIN),
     NavItem("Users", "accounts:users", roles.ADMIN),
     NavItem("Tokens", "accounts:tokens", roles.ADMIN),

@@ -152,11 +152,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # A worker started without -Q consumes every queue here; start workers with -Q to shard.
-CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("default", "maintenance", "polls")]
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("default", "maintenance", "polls", "alerts")]
 CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ["opsboard.health"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL = env_float("HEARTBEAT_INTERVAL", 10.0, minimum=1.0)
+# Every rule is evaluated this often, in chunks of EVAL_CHUNK rules a task (and also as its data arrives).
+EVAL_INTERVAL_S = env_float("EVAL_INTERVAL", 15.0, minimum=1.0)
+EVAL_CHUNK = env_int("EVAL_CHUNK", 100, minimum=1)
 
 CELERY_TASK_ROUTES = {
     # The heartbeat proves that beat schedules and a worker executes; it goes through the
@@ -170,6 +173,11 @@ CELERY_TASK_ROUTES = {
     "monitoring.dispatch_polls": {"queue": "polls"},
     "monitoring.poll_target": {"queue": "polls"},
     "monitoring.mark_stalled_runs": {"queue": "default"},
+    # Evaluation has its own queue and worker (the Procfile's "evaluator"), so that no
+    # backlog of polls or maintenance delays an alert.
+    "alerts.evaluate_all": {"queue": "alerts"},
+    "alerts.evaluate_rules": {"queue": "alerts"},
+    "alerts.evaluate_on_arrival": {"queue": "alerts"},
 }
 
 CELERY_BEAT_SCHEDULE = {
@@ -183,6 +191,8 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-polls": {"task": "monitoring.dispatch_polls", "schedule": 1.0},
     # Training runs silent for RUN_STALL_AFTER_S become stalled.
     "stalled-runs": {"task": "monitoring.mark_stalled_runs", "schedule": 60.0},
+    # Every rule, every EVAL_INTERVAL (rules are also evaluated as their data arrives).
+    "evaluate-rules": {"task": "alerts.evaluate_all", "schedule": EVAL_INTERVAL_S},
 }
 
 # --- Time-series store ---------------------------------------------------------------
@@ -195,6 +205,7 @@ RETENTION_BATCH_ROWS = env_int("RETENTION_BATCH_ROWS", 20_000, minimum=100)
 OPSBOARD_SERIES_SUBSCRIBERS: list[str] = [
     "monitoring.runs.on_samples",  # training runs' last step and last-seen time
     "monitoring.live.publish",  # live charts
+    "alerts.arrival.on_samples",  # evaluate the rules watching what arrived
 ]
 # A training run that sends nothing for this long is marked stalled.
 RUN_STALL_AFTER_S = env_int("RUN_STALL_AFTER_S", 600, minimum=30)
@@ -290,6 +301,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- Time and language ----------------------------------------------------------------
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default for URLs typed without a scheme
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = False

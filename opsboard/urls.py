@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("audit/", include("opsboard.audit.urls")),
+    path("alerts/", include("alerts.urls")),
     path("", include("monitoring.urls")),
     path("", include("opsboard.accounts.urls")),
     path("api/v1/", include(("opsboard.api_urls", "api"))),

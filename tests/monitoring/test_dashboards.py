@@ -21,6 +21,7 @@ NOW = int(time.time() * 1000)
 
 
 def fleet(models: int, nodes: int) -> None:
+    now = int(time.time() * 1000)
     ModelEndpoint.objects.bulk_create(
         ModelEndpoint(name=f"m{i}", url=f"http://10.0.0.{i}:8000/metrics", last_up=i % 7 != 0) for i in range(models)
     )
@@ -28,17 +29,17 @@ def fleet(models: int, nodes: int) -> None:
     rows = []
     for i in range(models):
         for k in range(5):
-            ts = NOW - (5 - k) * 60_000
+            ts = now - (5 - k) * 60_000
             rows.append(sample("opsboard_llm_requests_success_total", {"model": f"m{i}"}, ts, 100.0 * k))
             rows.append(sample("opsboard_llm_requests_failure_total", {"model": f"m{i}"}, ts, 1.0 * k))
     for i in range(nodes):
         for gpu in range(8):
             labels = {"node": f"n{i}", "gpu": str(gpu)}
             rows += [
-                sample("DCGM_FI_DEV_GPU_UTIL", labels, NOW, 50.0),
-                sample("DCGM_FI_DEV_GPU_TEMP", labels, NOW, 70.0),
+                sample("DCGM_FI_DEV_GPU_UTIL", labels, now, 50.0),
+                sample("DCGM_FI_DEV_GPU_TEMP", labels, now, 70.0),
             ]
-            rows += [sample("DCGM_FI_DEV_FB_USED", labels, NOW, 30.0), sample("DCGM_FI_DEV_FB_FREE", labels, NOW, 10.0)]
+            rows += [sample("DCGM_FI_DEV_FB_USED", labels, now, 30.0), sample("DCGM_FI_DEV_FB_FREE", labels, now, 10.0)]
     store.write(rows)
 
 
