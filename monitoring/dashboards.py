@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from monitoring.llm import normalised as n
 from monitoring.models import ModelEndpoint, Series, Target, TrainingRun
@@ -343,11 +343,14 @@ def _mark_missing(panels: list[Panel], present: set[str]) -> list[Panel]:
     return panels
 
 
-def names_for_target(target: Target) -> set[str]:
-    """Metric names the target produced: polled by it, or pushed with its model/node label."""
+def series_of_target(target: Target) -> QuerySet[Series]:
+    """The series the target produced: polled by it, or pushed with its model/node label."""
     own_label = Q(**{f"labels__{target.ROLE}__exact": target.name})
-    series = Series.objects.filter(Q(target_uid=target.uid) | own_label)
-    return set(series.values_list("name", flat=True).distinct())
+    return Series.objects.filter(Q(target_uid=target.uid) | own_label)
+
+
+def names_for_target(target: Target) -> set[str]:
+    return set(series_of_target(target).values_list("name", flat=True).distinct())
 
 
 def names_for_run(run: TrainingRun) -> set[str]:

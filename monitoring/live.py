@@ -40,6 +40,8 @@ def watch(metrics: set[str]) -> None:
     if metrics:
         expiry = time.time() + WATCH_TTL_S
         redis_client().zadd(redis_key("live", "watched"), dict.fromkeys(metrics, expiry))
+        # this process's writers publish them at once, not after their cache's next refresh
+        _watched_cache["names"] = _watched_cache["names"] | frozenset(metrics)
 
 
 def watched() -> frozenset[str]:

@@ -10,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from monitoring.chart_context import chart_context
-from monitoring.dashboards import model_panels, names_for_target, node_panels
+from monitoring.dashboards import model_panels, names_for_target, node_panels, series_of_target
 from monitoring.forms import target_form_class
-from monitoring.models import GpuNode, ModelEndpoint, Series, Target
+from monitoring.models import GpuNode, ModelEndpoint, Target
 from monitoring.targets import create_target, delete_target, update_target
 from opsboard.accounts import roles
 from opsboard.accounts.permissions import has_role, role_required
@@ -56,7 +56,7 @@ def target_detail(request: HttpRequest, section: str, uid: str) -> HttpResponse:
         request,
         pages,
         target=target,
-        series_count=Series.objects.filter(target_uid=target.uid).count(),
+        series_count=series_of_target(target).count(),
         metric_names=sorted(present)[:300],
         **chart_context(panels),
     )

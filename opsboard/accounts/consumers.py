@@ -18,19 +18,22 @@ class RoleRequiredConsumer(AsyncJsonWebsocketConsumer):
     required_role: str | None = None
 
     async def connect(self) -> None:
+        """Accept, then close with 4401 or 4403 when refused: closing before accepting makes
+        the server answer the handshake with HTTP 403, and browsers see only code 1006."""
         user = await get_user(self.scope)
         role = self.required_role
+        refusal = None
         if role not in roles.DECLARABLE:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        if role != roles.PUBLIC and not user.is_authenticated:
-            await self.close(code=CLOSE_NOT_SIGNED_IN)
-            return
-        if not await database_sync_to_async(has_role)(user, role):
-            await self.close(code=CLOSE_FORBIDDEN)
+            refusal = CLOSE_FORBIDDEN
+        elif role != roles.PUBLIC and not user.is_authenticated:
+            refusal = CLOSE_NOT_SIGNED_IN
+        elif not await database_sync_to_async(has_role)(user, role):
+            refusal = CLOSE_FORBIDDEN
+        await self.accept()
+        if refusal is not None:
+            await self.close(code=refusal)
             return
         self.user = user
-        await self.accept()
         await self.on_connected()
 
     async def on_connected(self) -> None:
