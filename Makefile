@@ -24,7 +24,7 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py install_default_rules
-	$(PY) manage.py demo_setup
+	OPSBOARD_BASE_URL="$${OPSBOARD_BASE_URL:-http://$(HOST):$(PORT)}" $(PY) manage.py demo_setup
 	HOST=$(HOST) PORT=$(PORT) bin/run
 
 test: $(VENV)/.installed-dev

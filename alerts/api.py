@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts import matchers, rules, silences
-from alerts.models import AlertRule, AlertState, Silence
+from alerts.models import AlertRule, AlertState, EscalationPolicy, Silence
 from alerts.schedule import Recurrence
 from monitoring.promql import PromQLError
 from opsboard.accounts import roles
@@ -27,13 +27,31 @@ class RuleSerializer(serializers.ModelSerializer):
     annotations = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
     group_by = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     inhibit_equal = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    policy = serializers.SlugRelatedField(
+        slug_field="uid",
+        queryset=EscalationPolicy.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The escalation policy's id; the default policy when null.",
+    )
 
     class Meta:
         model = AlertRule
-        fields = ["id", *rules.EDITABLE, "version", "last_eval_at", "last_eval_duration_s", "last_eval_error"]
+        fields = [
+            "id",
+            *[f for f in rules.EDITABLE if f != "policy_id"],
+            "policy",
+            "version",
+            "last_eval_at",
+            "last_eval_duration_s",
+            "last_eval_error",
+        ]
         read_only_fields = ["version", "last_eval_at", "last_eval_duration_s", "last_eval_error"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "policy" in attrs:
+            policy = attrs.pop("policy")
+            attrs["policy_id"] = policy.pk if policy else None
         current = rules.snapshot(self.instance) if self.instance else {}
         errors = rules.validate({**current, **attrs})
         if errors:

@@ -18,16 +18,16 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Field, FloatField, Q, TextField, Value, When
 
-from alerts import matchers
+from alerts import incidents, matchers
 from alerts.conditions import CONDITIONS
 from alerts.conditions.base import SeriesGrid
 from alerts.models import AlertRule, AlertState, AlertTransition, Silence
 from alerts.schedule import Recurrence, active
 from alerts.statemachine import INACTIVE, AlertStatus, advance
-from monitoring.promql import Selector, parse
-from monitoring.query import matching_series, query_grid
+from monitoring.promql import PromQLError, Selector, parse, selectors_of
+from monitoring.query import matching_series, query_grid, series_catalogue
 from monitoring.samples import series_hash
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,12 @@ def verdicts(rule: AlertRule, now_ms: int) -> dict[str, Verdict]:
 def evaluate(rule: AlertRule, now_ms: int, context: Context, *, active_rules: set[int] | None = None) -> int:
     """Evaluate one rule at ``now_ms``; returns how many transitions it made. Errors are
     recorded on the rule and never stop the caller's other rules."""
+    done = _evaluate(rule, now_ms, context, active_rules)
+    _record_evaluations([done], now_ms)
+    return done.transitions
+
+
+def _evaluate(rule: AlertRule, now_ms: int, context: Context, active_rules: set[int] | None) -> Evaluated:
     started = time.monotonic()
     try:
         found = verdicts(rule, now_ms)
@@ -147,16 +153,36 @@ def evaluate(rule: AlertRule, now_ms: int, context: Context, *, active_rules: se
     except Exception as exc:  # a broken rule shows its error; the pass goes on
         logger.warning("rule %s failed: %s", rule.name, exc)
         transitions, error = 0, f"{type(exc).__name__}: {exc}"[:1000]
-    _record_evaluation(rule, now_ms, time.monotonic() - started, error)
-    return transitions
+    return Evaluated(rule.pk, transitions, time.monotonic() - started, error)
 
 
-def _record_evaluation(rule: AlertRule, now_ms: int, duration: float, error: str) -> None:
-    """Note the evaluation on the rule, unless a newer one was noted already (then it was stale)."""
+@dataclass(frozen=True)
+class Evaluated:
+    rule_id: int
+    transitions: int
+    duration_s: float
+    error: str
+
+
+RECORD_CHUNK = 500
+
+
+def _record_evaluations(done: list[Evaluated], now_ms: int) -> None:
+    """Note the evaluations on their rules (one UPDATE per chunk, not one per rule), except
+    on rules where a newer evaluation was noted already (then this one was stale)."""
     newer_or_first = Q(last_eval_ms__isnull=True) | Q(last_eval_ms__lte=now_ms)
-    AlertRule.objects.filter(newer_or_first, pk=rule.pk).update(
-        last_eval_ms=now_ms, last_eval_at=_at(now_ms), last_eval_duration_s=duration, last_eval_error=error
-    )
+    for first in range(0, len(done), RECORD_CHUNK):
+        chunk = done[first : first + RECORD_CHUNK]
+        AlertRule.objects.filter(newer_or_first, pk__in=[e.rule_id for e in chunk]).update(
+            last_eval_ms=now_ms,
+            last_eval_at=_at(now_ms),
+            last_eval_duration_s=_per_rule(chunk, lambda e: e.duration_s, FloatField()),
+            last_eval_error=_per_rule(chunk, lambda e: e.error, TextField()),
+        )
+
+
+def _per_rule(chunk: list[Evaluated], value: Any, output: Field) -> Case:
+    return Case(*[When(pk=e.rule_id, then=Value(value(e), output_field=output)) for e in chunk], output_field=output)
 
 
 def _apply(rule: AlertRule, found: dict[str, Verdict], now_ms: int, context: Context) -> int:
@@ -197,7 +223,16 @@ def _advance_one(
             labels=labels,
             **flags,
         )
+        _tell_incidents(rule, row, new.state, value)
     return 1 if transition else 0
+
+
+def _tell_incidents(rule: AlertRule, alert: AlertState, state: str, value: float | None) -> None:
+    """In the same transaction: a firing alert opens or joins an incident, a resolved one may close it."""
+    if state == AlertState.FIRING:
+        incidents.on_alert_firing(rule, alert, value)
+    elif state == AlertState.RESOLVED:
+        incidents.on_alert_resolved(alert)
 
 
 def _status_of(row: AlertState | None) -> AlertStatus:
@@ -246,7 +281,20 @@ def evaluate_many(rule_ids: list[int], now_ms: int | None = None) -> int:
     now_ms = now_ms or int(time.time() * 1000)
     context = Context.load(_at(now_ms))
     busy = rules_with_active_alerts()
-    return sum(
-        evaluate(rule, now_ms, context, active_rules=busy)
-        for rule in AlertRule.objects.filter(pk__in=rule_ids, enabled=True)
-    )
+    rules = list(AlertRule.objects.filter(pk__in=rule_ids, enabled=True))
+    with series_catalogue(_metric_names(rules)):
+        done = [_evaluate(rule, now_ms, context, busy) for rule in rules]
+    _record_evaluations(done, now_ms)
+    return sum(e.transitions for e in done)
+
+
+def _metric_names(rules: list[AlertRule]) -> set[str]:
+    """The metric names the rules' expressions select (a rule that does not parse has none:
+    its evaluation reports the error)."""
+    names: set[str] = set()
+    for rule in rules:
+        try:
+            names.update(s.metric for s in selectors_of(parse(rule.expression)) if s.metric)
+        except PromQLError:
+            continue
+    return names

@@ -55,6 +55,9 @@ class RuleForm(forms.ModelForm):
             "inhibited_by",
             "inhibit_equal",
             "enabled",
+            "policy",
+            "auto_resolve",
+            "reopen_window_s",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
@@ -65,6 +68,8 @@ class RuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         current = self.instance.condition_kind if self.instance.pk else ""
         add_kind_fields(self, PREFIX, CONFIGS, current, self.instance.condition if current else {})
+        self.fields["reopen_window_s"].required = False
+        self.fields["policy"].empty_label = "the default policy"
 
     def kind_groups(self) -> list:
         return kind_groups(self, PREFIX, CONFIGS)
@@ -74,6 +79,8 @@ class RuleForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if data.get("reopen_window_s") is None:
+            data["reopen_window_s"] = AlertRule._meta.get_field("reopen_window_s").default
         kind = data.get("condition_kind")
         if kind in CONFIGS:
             data["condition"] = config_of(self, PREFIX, kind, CONFIGS[kind])
@@ -83,7 +90,9 @@ class RuleForm(forms.ModelForm):
         return data
 
     def values(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name) for name in rules.EDITABLE}
+        policy = self.cleaned_data.get("policy")
+        values = {name: self.cleaned_data.get(name) for name in rules.EDITABLE if name != "policy_id"}
+        return {**values, "policy_id": policy.pk if policy else None}
 
 
 class SilenceForm(forms.Form):

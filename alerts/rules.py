@@ -37,6 +37,9 @@ EDITABLE = [
     "inhibited_by",
     "inhibit_equal",
     "enabled",
+    "policy_id",
+    "auto_resolve",
+    "reopen_window_s",
 ]
 MAX_FOR_S = 7 * 86_400
 

@@ -25,6 +25,8 @@ def create_silence(values: dict[str, Any], *, by: Actor) -> Silence:
             recurrence=values.get("recurrence"),
             comment=values["comment"],
             created_by=by.user,
+            incident=values.get("incident"),
+            expire_with_incident=bool(values.get("expire_with_incident")),
         )
         record("silence.create", by=by, obj=silence, changes=diff(None, _audited(silence)))
     return silence

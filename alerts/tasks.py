@@ -7,8 +7,9 @@ import time
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from alerts import arrival, evaluation
+from alerts import arrival, delivery, evaluation, paging
 from alerts.models import AlertRule
 
 
@@ -32,3 +33,32 @@ def evaluate_rules(rule_ids: list[int], now_ms: int | None = None) -> str:
 def evaluate_on_arrival(rule_ids: list[int]) -> str:
     runs = sum(arrival.run_debounced(rule_id, lambda rid: evaluation.evaluate_many([rid])) for rule_id in rule_ids)
     return f"{runs} evaluations of {len(rule_ids)} rules"
+
+
+@shared_task(name="alerts.deliver", ignore_result=True)
+def deliver(notification_id: int) -> str:
+    """One attempt, and the next one queued for its time (``deliver_due`` also finds it,
+    should this worker die before then)."""
+    outcome = delivery.deliver(notification_id)
+    if outcome.retry_at is not None:
+        deliver.apply_async((notification_id,), queue=outcome.queue, eta=outcome.retry_at)
+    return outcome.text
+
+
+@shared_task(name="alerts.deliver_due", ignore_result=True)
+def deliver_due() -> str:
+    """Retries whose time came, and claims a dead worker left behind."""
+    due = delivery.due_ids()
+    for notification_id, queue in due:
+        deliver.apply_async((notification_id,), queue=queue)
+    return f"{len(due)} deliveries sent"
+
+
+@shared_task(name="alerts.escalate", ignore_result=True)
+def escalate() -> str:
+    """Escalation steps that waited long enough, acknowledgement timeouts, reminders."""
+    now = timezone.now()
+    return (
+        f"{paging.escalate_due(now)} escalated, {paging.ack_timeouts(now)} acknowledgements timed out, "
+        f"{paging.reminders(now)} reminders"
+    )

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from alerts import api as alerts_api
+from alerts import incident_api
 from monitoring import api as monitoring_api
 from monitoring import run_api, target_api
 from opsboard.accounts import api as accounts_api
@@ -46,4 +47,10 @@ urlpatterns = [
     path("alerts", alerts_api.AlertListView.as_view(), name="alerts"),
     path("silences", alerts_api.SilenceListView.as_view(), name="silences"),
     path("silences/<uuid:uid>/expire", alerts_api.SilenceExpireView.as_view(), name="silence_expire"),
+    path("incidents", incident_api.IncidentListView.as_view(), name="incidents"),
+    path("incidents/<uuid:uid>", incident_api.IncidentDetailView.as_view(), name="incident"),
+    path("incidents/<uuid:uid>/ack", incident_api.IncidentAckView.as_view(), name="incident_ack"),
+    path("incidents/<uuid:uid>/resolve", incident_api.IncidentResolveView.as_view(), name="incident_resolve"),
+    path("incidents/<uuid:uid>/notes", incident_api.IncidentNoteView.as_view(), name="incident_note"),
+    path("alertmanager", incident_api.AlertmanagerView.as_view(), name="alertmanager"),
 ]

@@ -152,7 +152,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # A worker started without -Q consumes every queue here; start workers with -Q to shard.
-CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("default", "maintenance", "polls", "alerts")]
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name) for name in ("default", "maintenance", "polls", "alerts", "pages", "pages-critical")
+]
 CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ["opsboard.health"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -178,6 +180,10 @@ CELERY_TASK_ROUTES = {
     "alerts.evaluate_all": {"queue": "alerts"},
     "alerts.evaluate_rules": {"queue": "alerts"},
     "alerts.evaluate_on_arrival": {"queue": "alerts"},
+    # Deliveries are sent to "pages-critical" or "pages" by the incident's severity (the
+    # Procfile's "pager" serves critical pages alone, so no backlog of warnings delays one).
+    "alerts.deliver_due": {"queue": "alerts"},
+    "alerts.escalate": {"queue": "alerts"},
 }
 
 CELERY_BEAT_SCHEDULE = {
@@ -193,6 +199,10 @@ CELERY_BEAT_SCHEDULE = {
     "stalled-runs": {"task": "monitoring.mark_stalled_runs", "schedule": 60.0},
     # Every rule, every EVAL_INTERVAL (rules are also evaluated as their data arrives).
     "evaluate-rules": {"task": "alerts.evaluate_all", "schedule": EVAL_INTERVAL_S},
+    # Escalation steps, acknowledgement timeouts and reminders that are due.
+    "escalate": {"task": "alerts.escalate", "schedule": 10.0},
+    # Notifications to retry (backoff) or left claimed by a worker that died.
+    "deliver-due": {"task": "alerts.deliver_due", "schedule": 5.0},
 }
 
 # --- Time-series store ---------------------------------------------------------------
@@ -216,6 +226,16 @@ PUSH_MAX_SAMPLES = env_int("PUSH_MAX_SAMPLES", 100_000, minimum=1)
 PUSH_MAX_NEW_SERIES_PER_MINUTE = env_int("PUSH_MAX_NEW_SERIES_PER_MINUTE", 10_000, minimum=0)
 # Samples stamped further ahead than this are refused (a clock running fast).
 PUSH_MAX_FUTURE_S = env_int("PUSH_MAX_FUTURE_S", 300, minimum=0)
+
+# --- Paging -------------------------------------------------------------------------------
+# The address people reach Opsboard at, for links in notifications.
+OPSBOARD_BASE_URL = env_str("OPSBOARD_BASE_URL", "http://127.0.0.1:8000")
+ACK_LINK_MAX_AGE_S = env_int("ACK_LINK_MAX_AGE_S", 86_400, minimum=60)
+NOTIFY_GIVE_UP_AFTER_S = env_int("NOTIFY_GIVE_UP_AFTER_S", 86_400, minimum=60)
+# Webhook and Slack URLs come from users: addresses inside the network are refused, but
+# for the hosts listed here (the demo's receiver inside Opsboard lives on loopback).
+NOTIFY_ALLOW_PRIVATE = env_bool("NOTIFY_ALLOW_PRIVATE", False)
+NOTIFY_PRIVATE_ALLOWLIST = env_list("NOTIFY_PRIVATE_ALLOWLIST", ["127.0.0.1", "localhost", "::1"])
 
 # --- The demo of `make run` -----------------------------------------------------------
 OPSBOARD_DEMO = env_bool("OPSBOARD_DEMO", True)

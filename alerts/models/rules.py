@@ -31,6 +31,18 @@ class AlertRule(models.Model):
     )
     inhibit_equal = models.JSONField(default=list, blank=True, help_text="Labels that must be equal for that.")
     enabled = models.BooleanField(default=True)
+    policy = models.ForeignKey(
+        "alerts.EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who is paged; the default policy when empty.",
+    )
+    auto_resolve = models.BooleanField(default=True, help_text="Resolve the incident when all its alerts resolve.")
+    reopen_window_s = models.PositiveIntegerField(
+        default=300, help_text="An incident resolved less than this ago reopens when the alert fires again."
+    )
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

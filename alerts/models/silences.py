@@ -18,6 +18,15 @@ class Silence(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     expired_at = models.DateTimeField(null=True, blank=True, help_text="Ended early by hand.")
+    incident = models.ForeignKey(
+        "alerts.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="silences",
+        help_text="Created from this incident; ends when it resolves if expire_with_incident.",
+    )
+    expire_with_incident = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-starts_at"]

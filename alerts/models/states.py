@@ -23,6 +23,9 @@ class AlertState(models.Model):
     last_eval_at = models.DateTimeField(null=True, blank=True)
     silenced = models.BooleanField(default=False)
     inhibited = models.BooleanField(default=False)
+    incident = models.ForeignKey(
+        "alerts.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
 
     class Meta:
         ordering = ["rule_id", "labels_hash"]

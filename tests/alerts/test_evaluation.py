@@ -229,3 +229,19 @@ def test_data_arriving_during_an_evaluation_is_evaluated_again(db) -> None:
             arrival.redis_client().set(dirty, 1)
 
     assert arrival.run_debounced(r.pk, evaluate) == 2
+
+
+def test_a_pass_reads_the_series_once_and_notes_its_rules_in_one_statement(db) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    made = [rule(f"hot-{i}", expression=f"temp_{i}") for i in range(20)]
+    for i in range(20):
+        write(50, NOW, name=f"temp_{i}")
+    with CaptureQueriesContext(connection) as queries:
+        evaluation.evaluate_many([r.pk for r in made], NOW)
+    statements = [q["sql"] for q in queries.captured_queries]
+    series_reads = [s for s in statements if 'FROM "monitoring_series"' in s]
+    notes = [s for s in statements if s.startswith('UPDATE "alerts_alertrule"') and "last_eval_error" in s]
+    assert len(series_reads) == 1 and len(notes) == 1
+    assert all(r.last_eval_ms == NOW for r in AlertRule.objects.filter(pk__in=[r.pk for r in made]))

@@ -2,7 +2,8 @@
 
 Idempotent: `make run` calls it on every start. It registers the demo model server as a
 `prometheus` endpoint, its exported CNN as a `torchscript` probe, and this machine as a
-`local` GPU node, and keeps an ingest token for the demo training run in var/demo/token.
+`local` GPU node, keeps an ingest token for the demo training run in var/demo/token, and
+sets up paging to Opsboard's own receiver page (alerts.demo).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from alerts.demo import ensure_demo_paging
 from monitoring.models import GpuNode, ModelEndpoint, Target
 from monitoring.targets import create_target
 from opsboard.accounts import roles, services
@@ -57,6 +59,7 @@ class Command(BaseCommand):
         )
         ensure(GpuNode, "this-machine", kind="local", url="", interval_s=10, timeout_s=9)
         self.stdout.write(f"Demo ready: model server on port {port}, targets demo-cnn, demo-cnn-torch, this-machine.")
+        self.stdout.write(ensure_demo_paging(settings.OPSBOARD_BASE_URL))
 
     def ensure_token(self, path: Path) -> None:
         if path.exists() and services.token_for_secret(path.read_text().strip()) is not None:

@@ -1,0 +1,290 @@
+"""Who is paged, and when: escalation steps, acknowledgement timeouts, reminders, and the
+messages that tell those already paged that an incident was acknowledged or resolved.
+
+Pages are written to the outbox (``Notification``) in the caller's transaction and
+handed to the delivery task once it commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from alerts import live, oncall
+from alerts.models import (
+    AlertState,
+    ContactMethod,
+    ExternalAlert,
+    Incident,
+    IncidentEvent,
+    Notification,
+    NotificationChannel,
+    Schedule,
+)
+from alerts.timeline import timeline
+from opsboard.accounts.models import User
+
+HOLD_WHILE_SILENCED = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    kind: str
+    config: dict[str, Any]
+    user: User | None = None
+    channel: NotificationChannel | None = None
+
+    @property
+    def key(self) -> str:
+        owner = f"user:{self.user.pk}" if self.user else f"channel:{self.channel.pk}" if self.channel else self.name
+        return f"{owner}:{self.kind}:{sorted(self.config.items())!r}"[:150]
+
+
+def queue_for(incident: Incident) -> str:
+    """Critical pages have their own queue and worker, so no backlog of warnings delays them."""
+    return "pages-critical" if incident.severity == "critical" else "pages"
+
+
+def start_escalation(incident: Incident, now: datetime, *, event: str) -> None:
+    """Page step 0 now and schedule step 1 (within the caller's transaction)."""
+    incident.escalation_step, incident.escalation_round = 0, 0
+    incident.next_escalation_at = now
+    incident.save(update_fields=["escalation_step", "escalation_round", "next_escalation_at", "updated_at"])
+    _run_step(incident, now, event)
+
+
+def _run_step(incident: Incident, now: datetime, event: str) -> None:
+    steps = incident.policy.get("steps") or []
+    if not steps:
+        incident.next_escalation_at = None
+        incident.save(update_fields=["next_escalation_at", "updated_at"])
+        return
+    if _suppressed(incident):
+        _hold(incident, now)
+        return
+    step = _notify_step(incident, steps, now, event)
+    while step["wait_minutes"] == 0 and incident.escalation_step + 1 < len(steps):
+        incident.escalation_step += 1  # a step that waits 0 minutes pages the next one with it
+        step = _notify_step(incident, steps, now, event)
+    incident.next_escalation_at = now + timedelta(minutes=step["wait_minutes"])
+    incident.save(update_fields=["escalation_step", "next_escalation_at", "updated_at"])
+
+
+def _notify_step(incident: Incident, steps: list[dict[str, Any]], now: datetime, event: str) -> dict[str, Any]:
+    step = steps[incident.escalation_step]
+    target = step["target"]
+    recipients = recipients_of(target, now)
+    _write(incident, recipients, event, now, f"{incident.escalation_round}:{incident.escalation_step}")
+    if event == "escalated":
+        timeline(incident, "escalated", text=f"step {incident.escalation_step + 1}: {target['name']}")
+    if not recipients:
+        timeline(
+            incident,
+            "nobody_paged",
+            text=f"step {incident.escalation_step + 1}: {target['type']} {target['name']} has nobody to notify "
+            "(nobody on call, no contact method, or disabled)",
+        )
+    return step
+
+
+def _suppressed(incident: Incident) -> bool:
+    """All its alerts are silenced or inhibited: the incident shows, nobody is paged yet."""
+    own = AlertState.objects.filter(incident=incident, state=AlertState.FIRING)
+    if ExternalAlert.objects.filter(incident=incident, status=ExternalAlert.FIRING).exists():
+        return False
+    return own.exists() and not own.filter(silenced=False, inhibited=False).exists()
+
+
+def _hold(incident: Incident, now: datetime) -> None:
+    if not IncidentEvent.objects.filter(incident=incident, kind="held").exists():
+        timeline(incident, "held", text="all its alerts are silenced or inhibited: paging waits")
+    incident.next_escalation_at = now + HOLD_WHILE_SILENCED
+    incident.save(update_fields=["next_escalation_at", "updated_at"])
+
+
+def escalate_due(now: datetime | None = None) -> int:
+    """Advance every triggered incident whose step has waited long enough; returns how many."""
+    now = now or timezone.now()
+    advanced = 0
+    due = Incident.objects.filter(status=Incident.TRIGGERED, next_escalation_at__lte=now)
+    for incident_id, due_at in due.values_list("pk", "next_escalation_at"):
+        with transaction.atomic():
+            incident = Incident.objects.select_for_update().get(pk=incident_id)
+            if incident.status != Incident.TRIGGERED or incident.next_escalation_at != due_at:
+                continue  # acknowledged, resolved or advanced meanwhile
+            advanced += _advance(incident, now)
+    return advanced
+
+
+def _advance(incident: Incident, now: datetime) -> int:
+    steps = incident.policy.get("steps") or []
+    if _suppressed(incident):
+        _hold(incident, now)
+        return 0
+    if incident.escalation_step + 1 < len(steps):
+        incident.escalation_step += 1
+    elif incident.escalation_round < (incident.policy.get("repeat") or 0):
+        incident.escalation_round += 1
+        incident.escalation_step = 0
+    else:
+        incident.next_escalation_at = None
+        incident.save(update_fields=["next_escalation_at", "updated_at"])
+        timeline(incident, "escalation_done", text="every step of the policy was tried; nobody acknowledged")
+        return 0
+    incident.save(update_fields=["escalation_step", "escalation_round", "updated_at"])
+    _run_step(incident, now, "escalated")
+    return 1
+
+
+def ack_timeouts(now: datetime | None = None) -> int:
+    """Acknowledged incidents past their deadline return to triggered and escalate again."""
+    now = now or timezone.now()
+    count = 0
+    for incident_id in Incident.objects.filter(status=Incident.ACKNOWLEDGED, ack_deadline__lte=now).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            incident = Incident.objects.select_for_update().get(pk=incident_id)
+            if incident.status != Incident.ACKNOWLEDGED or not incident.ack_deadline or incident.ack_deadline > now:
+                continue
+            incident.status = Incident.TRIGGERED
+            incident.acknowledged_at = incident.acknowledged_by = incident.ack_deadline = incident.next_reminder_at = (
+                None
+            )
+            incident.save(
+                update_fields=[
+                    "status",
+                    "acknowledged_at",
+                    "acknowledged_by",
+                    "ack_deadline",
+                    "next_reminder_at",
+                    "updated_at",
+                ]
+            )
+            timeline(incident, "ack_timeout", text="acknowledged but not resolved in time: escalating again")
+            live.announce()
+            start_escalation(incident, now, event="escalated")
+            count += 1
+    return count
+
+
+def reminders(now: datetime | None = None) -> int:
+    """Remind whoever acknowledged an incident that is still open."""
+    now = now or timezone.now()
+    count = 0
+    for incident_id in Incident.objects.filter(status=Incident.ACKNOWLEDGED, next_reminder_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            incident = Incident.objects.select_for_update().get(pk=incident_id)
+            every = incident.policy.get("reminder_every_s")
+            if incident.status != Incident.ACKNOWLEDGED or not every or not incident.acknowledged_by_id:
+                continue
+            stamp = int(incident.next_reminder_at.timestamp())
+            _write(incident, user_recipients(incident.acknowledged_by), "reminder", now, f"reminder:{stamp}")
+            incident.next_reminder_at = now + timedelta(seconds=every)
+            incident.save(update_fields=["next_reminder_at", "updated_at"])
+            count += 1
+    return count
+
+
+def tell_paged(incident: Incident, event: str, now: datetime, *, channels_only: bool = False) -> None:
+    """Tell everyone who was paged for the incident (or only the channels) about ``event``."""
+    paged = Notification.objects.filter(incident=incident, event__in=["triggered", "escalated", "reopened"])
+    seen: set[tuple] = set()
+    recipients = []
+    for n in paged.select_related("recipient_user", "channel"):
+        if channels_only and n.channel_id is None:
+            continue
+        identity = (n.recipient_user_id, n.channel_id, n.kind, repr(sorted(n.config.items())))
+        if identity not in seen:
+            seen.add(identity)
+            recipients.append(Recipient(n.recipient_name, n.kind, n.config, n.recipient_user, n.channel))
+    _write(incident, recipients, event, now, f"{event}:{incident.reopened}")
+
+
+def recipients_of(target: dict[str, Any], now: datetime) -> list[Recipient]:
+    """The contact points of one escalation target at ``now``."""
+    if target["type"] == "channel":
+        channel = NotificationChannel.objects.filter(uid=target["id"], enabled=True).first()
+        return [Recipient(channel.name, channel.kind, channel.config, channel=channel)] if channel else []
+    if target["type"] == "schedule":
+        schedule = Schedule.objects.filter(uid=target["id"]).first()
+        user = on_call_user(schedule, now) if schedule else None
+        return user_recipients(user) if user else []
+    user = User.objects.filter(uid=target["id"], is_active=True).first()
+    return user_recipients(user) if user else []
+
+
+def user_recipients(user: User) -> list[Recipient]:
+    """A person's contact methods; their account's email when they set none."""
+    methods = [Recipient(user.username, m.kind, m.config, user=user) for m in ContactMethod.objects.filter(user=user)]
+    if not methods and user.email:
+        methods = [Recipient(user.username, "email", {"addresses": [user.email]}, user=user)]
+    return methods
+
+
+def on_call_user(schedule: Schedule, now: datetime) -> User | None:
+    layers, overrides = oncall_inputs(schedule)
+    uid = oncall.on_call(layers, overrides, now)
+    return User.objects.filter(uid=uid, is_active=True).first() if uid else None
+
+
+def oncall_inputs(schedule: Schedule) -> tuple[list[oncall.Layer], list[oncall.Override]]:
+    layers = [
+        oncall.Layer.from_dict(
+            {
+                "participants": layer.participants,
+                "rotation": layer.rotation,
+                "unit": layer.unit,
+                "handoff": layer.handoff,
+                "start": layer.start,
+                "timezone": schedule.timezone,
+                "restrictions": layer.restrictions,
+            }
+        )
+        for layer in schedule.layers.order_by("position")
+    ]
+    overrides = [
+        oncall.Override(str(o.user.uid), o.starts_at, o.ends_at)
+        for o in schedule.overrides.select_related("user").order_by("starts_at", "pk")  # the newest wins a tie
+    ]
+    return layers, overrides
+
+
+def _write(incident: Incident, recipients: list[Recipient], event: str, now: datetime, slot: str) -> list[Notification]:
+    """Outbox rows, one per recipient, each unique by (incident, event slot, recipient);
+    the delivery tasks are sent once the transaction commits."""
+    written = []
+    for recipient in recipients:
+        key = f"{incident.uid}:{event}:{slot}:{recipient.key}"
+        notification, created = Notification.objects.get_or_create(
+            key=key,
+            defaults={
+                "incident": incident,
+                "event": event,
+                "kind": recipient.kind,
+                "recipient_name": recipient.name,
+                "recipient_user": recipient.user,
+                "channel": recipient.channel,
+                "config": recipient.config,
+                "queue": queue_for(incident),
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )
+        if created:
+            written.append(notification)
+    for notification in written:
+        transaction.on_commit(lambda n=notification: send_delivery(n.pk, n.queue))
+    return written
+
+
+def send_delivery(notification_id: int, queue: str) -> None:
+    current_app.send_task("alerts.deliver", (notification_id,), queue=queue)
