@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -56,6 +56,9 @@ def deliver(notification_id: int) -> Outcome:
     notification = claim(notification_id, now)
     if notification is None:
         return Outcome("skipped: delivered, not due, or being sent by another worker")
+    held = _hold_or_cancel(notification, now)
+    if held is not None:
+        return held
     started = time.monotonic()
     result = _send(notification)
     _record(notification, result, time.monotonic() - started)
@@ -64,6 +67,64 @@ def deliver(notification_id: int) -> Outcome:
     )
     retry_at = notification.next_attempt_at if notification.status == Notification.PENDING else None
     return Outcome(text, retry_at, notification.queue)
+
+
+PAGES = {"triggered", "escalated", "reopened"}  # messages that ask someone to act
+UPDATES = {"acknowledged", "resolved"}  # messages about a page sent before
+ORDER_WAIT = timedelta(seconds=1)
+
+
+def _hold_or_cancel(notification: Notification, now: datetime) -> Outcome | None:
+    """Keep each recipient's messages about an incident in order, and drop the moot ones: a
+    page for an incident acknowledged or resolved meanwhile, an update to someone whom no
+    page about it reached. None: send it now."""
+    reason = _moot(notification)
+    if reason:
+        return _cancel(notification, reason)
+    earlier = _earlier_to_same_recipient(notification)
+    for page in earlier.filter(status=Notification.PENDING, event__in=PAGES | {"reminder"}):
+        if moot := _moot(page):
+            _cancel(page, moot, only_if_pending=True)
+    if earlier.filter(status__in=[Notification.PENDING, Notification.SENDING]).exists():
+        retry_at = now + ORDER_WAIT
+        Notification.objects.filter(pk=notification.pk).update(
+            status=Notification.PENDING, next_attempt_at=retry_at, lease_until=None
+        )
+        return Outcome(
+            "waiting: an earlier message to the same recipient is not delivered yet", retry_at, notification.queue
+        )
+    if notification.event in UPDATES and not earlier.filter(status=Notification.DELIVERED, event__in=PAGES).exists():
+        return _cancel(notification, "no page about this incident reached this recipient")
+    return None
+
+
+def _moot(notification: Notification) -> str:
+    status = notification.incident.status
+    if notification.event in PAGES and status != Incident.TRIGGERED:
+        return f"the incident was {status} before the page could be delivered"
+    if notification.event == "reminder" and status != Incident.ACKNOWLEDGED:
+        return f"the incident was {status} before the reminder could be delivered"
+    return ""
+
+
+def _earlier_to_same_recipient(notification: Notification) -> QuerySet[Notification]:
+    same = Notification.objects.filter(
+        incident_id=notification.incident_id,
+        kind=notification.kind,
+        recipient_user_id=notification.recipient_user_id,
+        channel_id=notification.channel_id,
+    ).exclude(pk=notification.pk)
+    before = Q(created_at__lt=notification.created_at) | Q(created_at=notification.created_at, pk__lt=notification.pk)
+    return same.filter(before)
+
+
+def _cancel(notification: Notification, reason: str, *, only_if_pending: bool = False) -> Outcome:
+    rows = Notification.objects.filter(pk=notification.pk)
+    if only_if_pending:
+        rows = rows.filter(status=Notification.PENDING)
+    if rows.update(status=Notification.CANCELLED, lease_until=None, last_error=reason):
+        timeline(notification.incident, "notify_cancelled", text=f"{_describe(notification)} not sent: {reason}")
+    return Outcome(f"cancelled: {reason}")
 
 
 def _send(notification: Notification) -> Delivery:

@@ -182,8 +182,9 @@ CELERY_TASK_ROUTES = {
     "alerts.evaluate_on_arrival": {"queue": "alerts"},
     # Deliveries are sent to "pages-critical" or "pages" by the incident's severity (the
     # Procfile's "pager" serves critical pages alone, so no backlog of warnings delays one).
-    "alerts.deliver_due": {"queue": "alerts"},
-    "alerts.escalate": {"queue": "alerts"},
+    # The retry sweep and escalation run on the pager's queue: no backlog of evaluations delays them.
+    "alerts.deliver_due": {"queue": "pages-critical"},
+    "alerts.escalate": {"queue": "pages-critical"},
 }
 
 CELERY_BEAT_SCHEDULE = {

@@ -111,8 +111,14 @@ class Notification(models.Model):
     transaction as the change that causes it and delivered by a task, retried until it
     lands. ``key`` makes each (incident, event, round, step, recipient, channel) unique."""
 
-    PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
-    STATUSES = [(PENDING, "pending"), (SENDING, "sending"), (DELIVERED, "delivered"), (FAILED, "failed")]
+    PENDING, SENDING, DELIVERED, FAILED, CANCELLED = "pending", "sending", "delivered", "failed", "cancelled"
+    STATUSES = [
+        (PENDING, "pending"),
+        (SENDING, "sending"),
+        (DELIVERED, "delivered"),
+        (FAILED, "failed"),
+        (CANCELLED, "cancelled"),
+    ]
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     key = models.CharField(max_length=300, unique=True)

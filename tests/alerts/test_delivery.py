@@ -12,9 +12,10 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from alerts import delivery, tasks
+from alerts import delivery, incidents, tasks
 from alerts.models import Incident, Notification
 from alerts.transports.webhook import verify_signature
+from opsboard.audit.services import Actor
 from tests import servers
 from tests.alerts.incident_kit import (
     Receiver,
@@ -187,3 +188,46 @@ def test_a_failed_attempt_says_when_to_try_again() -> None:
             patch.setattr(delivery, "deliver", lambda pk: outcome)
             tasks.deliver(notification.pk)
         assert sent == [((notification.pk,), "pages", outcome.retry_at)]
+
+
+def test_a_page_still_retrying_when_the_incident_resolves_is_dropped_with_its_update() -> None:
+    with time_machine.travel(timezone.now(), tick=False) as clock, receiving(fail_first=2) as receiver:
+        incident = page(receiver.url)
+        for notification_id, _ in delivery.due_ids():
+            delivery.deliver(notification_id)  # refused: the page waits for its retry
+        incidents.resolve(incident, by=Actor.system("test"))
+        drain(clock)
+    assert [r["body"]["event"] for r in receiver.requests] == ["triggered"]  # the refused attempt only
+    statuses = dict(Notification.objects.filter(incident=incident).values_list("event", "status"))
+    assert statuses == {"triggered": Notification.CANCELLED, "resolved": Notification.CANCELLED}
+    reasons = list(incident.events.filter(kind="notify_cancelled").values_list("text", flat=True))
+    assert reasons == [
+        "triggered to team by webhook not sent: the incident was resolved before the page could be delivered",
+        "resolved to team by webhook not sent: no page about this incident reached this recipient",
+    ]
+
+
+def test_an_update_waits_for_the_page_in_flight_to_the_same_recipient() -> None:
+    with time_machine.travel(timezone.now(), tick=False) as clock, receiving() as receiver:
+        incident = page(receiver.url)
+        triggered = Notification.objects.get(incident=incident)
+        assert delivery.claim(triggered.pk, timezone.now()) is not None  # a worker is sending it now
+        incidents.resolve(incident, by=Actor.system("test"))
+        resolved = Notification.objects.get(incident=incident, event="resolved")
+        outcome = delivery.deliver(resolved.pk)
+        assert outcome.text.startswith("waiting") and outcome.retry_at is not None
+        Notification.objects.filter(pk=triggered.pk).update(status=Notification.DELIVERED)  # that worker finished
+        drain(clock)
+    assert [r["body"]["event"] for r in receiver.requests] == ["resolved"]
+    assert Notification.objects.get(pk=resolved.pk).status == Notification.DELIVERED
+
+
+def test_a_page_acknowledged_before_it_is_delivered_is_not_sent() -> None:
+    with receiving(fail_first=1) as receiver:
+        incident = page(receiver.url)
+        notification = Notification.objects.get(incident=incident)
+        delivery.deliver(notification.pk)
+        incidents.acknowledge(incident, by=Actor.system("test"))
+        Notification.objects.filter(pk=notification.pk).update(next_attempt_at=timezone.now())
+        assert delivery.deliver(notification.pk).text.startswith("cancelled: the incident was acknowledged")
+    assert len(receiver.requests) == 1
