@@ -51,3 +51,23 @@ def test_scrape_benchmark_prints_its_headroom(postgresql) -> None:
     figures = run_bench("scrape.py")
     assert float(figures["scrape_headroom"]) > 1
     assert float(figures["samples_per_s"]) > 0
+
+
+def test_paging_benchmark_pages_without_loss_or_duplicates(postgresql) -> None:
+    figures = run_bench("paging.py")
+    assert int(figures["pages"]) == 5
+    assert float(figures["page_median_ms"]) > 0
+    assert float(figures["resolve_page_median_ms"]) > 0
+    assert int(figures["flaky_pages"]) == 5
+    assert int(figures["pages_lost"]) == 0
+    assert int(figures["pages_duplicated"]) == 0
+    assert float(figures["retry_median_s"]) > 3  # three refusals: backoff 1 + 2 + 4 s, less jitter
+    assert "page_latency_ratio" not in figures  # --quick leaves Alertmanager out
+
+
+def test_alerts_benchmark_prints_its_figures(postgresql) -> None:
+    figures = run_bench("alerts.py")
+    assert int(figures["eval_rules"]) == 100
+    assert float(figures["eval_pass_fraction"]) > 0
+    assert float(figures["fire_median_ms"]) > 0
+    assert "fire_latency_ratio" not in figures  # --quick leaves Prometheus out
