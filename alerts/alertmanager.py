@@ -13,19 +13,7 @@ from django.db import transaction
 
 from alerts import incidents
 from alerts.models import ExternalAlert
-
-SEVERITIES = {
-    "page": "critical",
-    "critical": "critical",
-    "high": "critical",
-    "error": "critical",
-    "warning": "warning",
-    "warn": "warning",
-    "medium": "warning",
-    "info": "info",
-    "low": "info",
-    "none": "info",
-}
+from alerts.rulefiles import DEFAULT_SEVERITY, severity_from_label
 
 
 class PayloadError(ValueError):
@@ -50,7 +38,7 @@ def receive(payload: Any) -> Received:
         for index, alert in enumerate(body["alerts"]):
             external = _upsert(_alert(alert, index))
             if external.status == ExternalAlert.FIRING:
-                severity = SEVERITIES.get(str(external.labels.get("severity", "")).lower(), "warning")
+                severity = severity_from_label(external.labels.get("severity", "")) or DEFAULT_SEVERITY
                 incident = incidents.on_external_firing(
                     external, group or _fallback_group(external), group_key, severity
                 )

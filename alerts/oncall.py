@@ -46,11 +46,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from alerts import localtime
 
 DAYS = "days"
 HOURS = "hours"
@@ -67,36 +69,9 @@ _FIRST_REACH = timedelta(days=8)
 # --- Validation helpers -------------------------------------------------------------------
 
 
-def _aware(name: str, moment: Any) -> datetime:
-    """``moment`` in UTC; ``ValueError`` naming ``name`` unless it is an aware datetime."""
-    if not isinstance(moment, datetime):
-        raise ValueError(f"{name}: {moment!r} is not a date and time")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name}: must be timezone-aware, not naive: {moment.isoformat()}")
-    return moment.astimezone(UTC)
-
-
 def _check_clock(name: str, value: Any) -> None:
     if not isinstance(value, str) or not _CLOCK.fullmatch(value):
         raise ValueError(f"{name}: {value!r} is not a time of day as HH:MM, such as 09:00")
-
-
-def _zone(name: Any) -> ZoneInfo:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"timezone: {name!r} is not a time zone name such as Europe/Berlin")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"
-        raise ValueError(f"timezone: unknown time zone {name!r}; use an IANA name such as Europe/Berlin") from None
-
-
-def _check_weekdays(weekdays: Any) -> tuple[int, ...]:
-    if not isinstance(weekdays, list | tuple) or not weekdays:
-        raise ValueError("weekdays: choose at least one day, 0 (Monday) to 6 (Sunday)")
-    for day in weekdays:
-        if isinstance(day, bool) or not isinstance(day, int) or not 0 <= day <= 6:
-            raise ValueError(f"weekdays: {day!r} is not a day; use 0 (Monday) to 6 (Sunday)")
-    return tuple(sorted(set(weekdays)))
 
 
 def _check_fields(kind: str, data: Any, fields: Sequence[str], optional: Sequence[str] = ()) -> None:
@@ -117,7 +92,7 @@ def _parse_datetime(name: str, value: Any) -> datetime:
             value = datetime.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{name}: {value!r} is not an ISO 8601 date and time") from None
-    return _aware(name, value)
+    return localtime.aware(name, value)
 
 
 # --- Wall-clock times ---------------------------------------------------------------------
@@ -130,30 +105,8 @@ def wall_clock(timezone: str, day: date, clock: str) -> datetime:
     A time in a spring-forward gap gives the first instant after the gap (the instant of
     the change); a time that happens twice gives its first occurrence (``fold=0``).
     """
-    zone = _zone(timezone)
     hours, minutes = clock.split(":")
-    local = datetime.combine(day, time(int(hours), int(minutes)), tzinfo=zone)  # fold=0
-    instant = local.astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
-        return instant
-    return _end_of_gap(local)
-
-
-def _end_of_gap(local: datetime) -> datetime:
-    """The instant of the change that makes wall-clock ``local`` not exist (bisection, to the second)."""
-    zone = local.tzinfo
-    before, after = local.replace(fold=0).utcoffset(), local.replace(fold=1).utcoffset()
-    assert zone is not None and before is not None and after is not None  # a ZoneInfo always has one
-    naive = local.replace(tzinfo=None, fold=0)
-    low = int((naive - after).replace(tzinfo=UTC).timestamp())  # still before the change
-    high = int((naive - before).replace(tzinfo=UTC).timestamp())  # already after it
-    while high - low > 1:
-        middle = (low + high) // 2
-        if datetime.fromtimestamp(middle, UTC).astimezone(zone).utcoffset() == before:
-            low = middle
-        else:
-            high = middle
-    return datetime.fromtimestamp(high, UTC)
+    return localtime.local_instant(localtime.zone(timezone), day, time(int(hours), int(minutes)))
 
 
 # --- Data ----------------------------------------------------------------------------------
@@ -174,7 +127,7 @@ class Restriction:
     end: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "weekdays", _check_weekdays(self.weekdays))
+        object.__setattr__(self, "weekdays", localtime.weekdays(self.weekdays))
         _check_clock("start", self.start)
         _check_clock("end", self.end)
 
@@ -235,8 +188,8 @@ class Layer:
         if self.unit not in UNITS:
             raise ValueError(f"unit: {self.unit!r} is not one of {', '.join(UNITS)}")
         _check_clock("handoff", self.handoff)
-        object.__setattr__(self, "start", _aware("start", self.start))
-        _zone(self.timezone)
+        object.__setattr__(self, "start", localtime.aware("start", self.start))
+        localtime.zone(self.timezone)
         object.__setattr__(self, "restrictions", _check_restrictions(self.restrictions))
 
     @classmethod
@@ -271,7 +224,7 @@ class Layer:
 
     @property
     def zone(self) -> ZoneInfo:
-        return _zone(self.timezone)
+        return localtime.zone(self.timezone)
 
     @property
     def anchor(self) -> datetime:
@@ -287,7 +240,7 @@ class Layer:
 
     def turn(self, at: datetime) -> int | None:
         """The number of hand-offs since the anchor by ``at`` (at least 0), or None before ``start``."""
-        at = _aware("at", at)
+        at = localtime.aware("at", at)
         if at < self.start:
             return None
         if self.unit == HOURS:
@@ -305,7 +258,7 @@ class Layer:
 
     def covers(self, at: datetime) -> bool:
         """Whether the layer covers ``at``: from ``start`` on, inside a restriction window if any."""
-        at = _aware("at", at)
+        at = localtime.aware("at", at)
         if at < self.start:
             return False
         if not self.restrictions:
@@ -320,7 +273,7 @@ class Layer:
     def changes(self, start: datetime, end: datetime) -> set[datetime]:
         """Instants in (start, end) at which ``user_at`` may change: the layer's start, hand-offs
         to a different participant, and restriction window bounds."""
-        start, end = _aware("start", start), _aware("end", end)
+        start, end = localtime.aware("start", start), localtime.aware("end", end)
         points = {self.start}
         since = max(start, self.start)
         if since < end:
@@ -406,8 +359,8 @@ class Override:
     def __post_init__(self) -> None:
         if not isinstance(self.user, str) or not self.user:
             raise ValueError(f"user: {self.user!r} is not a user")
-        object.__setattr__(self, "starts_at", _aware("starts_at", self.starts_at))
-        object.__setattr__(self, "ends_at", _aware("ends_at", self.ends_at))
+        object.__setattr__(self, "starts_at", localtime.aware("starts_at", self.starts_at))
+        object.__setattr__(self, "ends_at", localtime.aware("ends_at", self.ends_at))
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at: must be after starts_at")
 
@@ -448,7 +401,7 @@ def _decide(layers: Sequence[Layer], overrides: Sequence[Override], at: datetime
 def on_call(layers: Sequence[Layer], overrides: Sequence[Override], at: datetime) -> str | None:
     """The user on call at ``at``: the covering override that starts latest (ties: later in
     the list); else the user of the last layer that covers ``at``; else None."""
-    decided = _decide(layers, overrides, _aware("at", at))
+    decided = _decide(layers, overrides, localtime.aware("at", at))
     return None if decided is None else decided[0]
 
 
@@ -461,7 +414,7 @@ def shifts(layers: Sequence[Layer], overrides: Sequence[Override], start: dateti
     that meet are merged into one shift, whose ``source`` is that of its first piece.
     Empty if ``end <= start``.
     """
-    start, end = _aware("start", start), _aware("end", end)
+    start, end = localtime.aware("start", start), localtime.aware("end", end)
     if end <= start:
         return []
     points = {start}
@@ -498,7 +451,7 @@ def now_and_next(
     Shifts are whole (merged, not clipped to ``at``) as far as ``horizon`` either side of
     ``at``: a shift that runs on past ``at - horizon`` or ``at + horizon`` is clipped there.
     """
-    at = _aware("at", at)
+    at = localtime.aware("at", at)
     reach = min(_FIRST_REACH, horizon)
     while True:
         low, high = at - reach, at + reach

@@ -54,6 +54,24 @@ from monitoring.promql import (
 ABSENT_SECONDS = 300  # Prometheus's lookback: absent() is true 5 minutes after the last sample
 SEVERITIES = ("critical", "warning", "info")
 DEFAULT_SEVERITY = "warning"
+# Severities common in Prometheus and Alertmanager setups, mapped onto Opsboard's three.
+SEVERITY_ALIASES = {
+    "page": "critical",
+    "critical": "critical",
+    "high": "critical",
+    "error": "critical",
+    "warning": "warning",
+    "warn": "warning",
+    "medium": "warning",
+    "info": "info",
+    "low": "info",
+    "none": "info",
+}
+
+
+def severity_from_label(value: str) -> str | None:
+    """Opsboard's severity for a ``severity`` label's value; None for one it does not know."""
+    return SEVERITY_ALIASES.get(value.strip().lower())
 EXPORTED_KINDS = ("threshold", "absent")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _RULE_FIELDS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")

@@ -22,9 +22,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from alerts import localtime
 
 MAX_DURATION_S = 7 * 86_400
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -49,10 +51,10 @@ class Recurrence:
     timezone: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "weekdays", _check_weekdays(self.weekdays))
+        object.__setattr__(self, "weekdays", localtime.weekdays(self.weekdays))
         _check_start(self.start)
         _check_duration(self.duration_s)
-        _zone(self.timezone)
+        localtime.zone(self.timezone)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recurrence:
@@ -80,21 +82,12 @@ class Recurrence:
 
     @property
     def zone(self) -> ZoneInfo:
-        return _zone(self.timezone)
+        return localtime.zone(self.timezone)
 
     @property
     def clock(self) -> time:
         hours, minutes = self.start.split(":")
         return time(int(hours), int(minutes))
-
-
-def _check_weekdays(weekdays: Any) -> tuple[int, ...]:
-    if not isinstance(weekdays, list | tuple) or not weekdays:
-        raise ValueError("weekdays: choose at least one day, 0 (Monday) to 6 (Sunday)")
-    for day in weekdays:
-        if isinstance(day, bool) or not isinstance(day, int) or not 0 <= day <= 6:
-            raise ValueError(f"weekdays: {day!r} is not a day; use 0 (Monday) to 6 (Sunday)")
-    return tuple(sorted(set(weekdays)))
 
 
 def _check_start(start: Any) -> None:
@@ -109,53 +102,12 @@ def _check_duration(duration_s: Any) -> None:
         raise ValueError(f"duration_s: must be between 1 and {MAX_DURATION_S} seconds (7 days)")
 
 
-def _zone(name: Any) -> ZoneInfo:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"timezone: {name!r} is not a time zone name such as Europe/Berlin")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"timezone: unknown time zone {name!r}; use an IANA name such as Europe/Berlin") from None
-
-
 # --- Windows ----------------------------------------------------------------------------
-
-
-def _aware(name: str, moment: datetime) -> datetime:
-    if not isinstance(moment, datetime):
-        raise TypeError(f"{name} must be a datetime, not {type(moment).__name__}")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware (UTC), not naive: {moment.isoformat()}")
-    return moment.astimezone(UTC)
 
 
 def window_start(recurrence: Recurrence, day: date) -> datetime:
     """The UTC instant the window of local date ``day`` starts (whatever its weekday)."""
-    zone = recurrence.zone
-    local = datetime.combine(day, recurrence.clock, tzinfo=zone)  # fold=0: the first of two
-    instant = local.astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
-        return instant
-    return _end_of_gap(local)
-
-
-def _end_of_gap(local: datetime) -> datetime:
-    """The first instant after the gap that the nonexistent wall-clock time ``local`` is in:
-    the instant of the change, found by bisection between the two readings of ``local``."""
-    zone = local.tzinfo
-    before = local.replace(fold=0).utcoffset()
-    after = local.replace(fold=1).utcoffset()
-    assert before is not None and after is not None  # a ZoneInfo always has an offset
-    naive = local.replace(tzinfo=None)
-    low, high = naive - after, naive - before  # the change is in (low, high], as naive UTC
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        middle = middle.replace(microsecond=0)
-        if middle.replace(tzinfo=UTC).astimezone(zone).utcoffset() == before:
-            low = middle
-        else:
-            high = middle
-    return high.replace(tzinfo=UTC)
+    return localtime.local_instant(recurrence.zone, day, recurrence.clock)
 
 
 def _local_days(recurrence: Recurrence, start: datetime, end: datetime) -> list[date]:
@@ -178,7 +130,7 @@ def windows(recurrence: Recurrence, start: datetime, end: datetime) -> list[tupl
     Windows are not clipped to [start, end) and not merged where they overlap each other
     (possible when ``duration_s`` is longer than the gap between two weekdays).
     """
-    start, end = _aware("start", start), _aware("end", end)
+    start, end = localtime.aware("start", start), localtime.aware("end", end)
     length = timedelta(seconds=recurrence.duration_s)
     found = []
     for day in _local_days(recurrence, start, end):
@@ -190,7 +142,7 @@ def windows(recurrence: Recurrence, start: datetime, end: datetime) -> list[tupl
 
 def in_window(recurrence: Recurrence, at: datetime) -> bool:
     """Whether ``at`` falls inside one of the recurring windows (ignoring any silence bounds)."""
-    at = _aware("at", at)
+    at = localtime.aware("at", at)
     return any(opens <= at < closes for opens, closes in windows(recurrence, at, at + timedelta(microseconds=1)))
 
 
@@ -201,9 +153,9 @@ def active(starts_at: datetime, ends_at: datetime | None, recurrence: Recurrence
     Recurring: within ``[starts_at, ends_at)`` (for ever when ``ends_at`` is None) and inside
     one of the recurrence's windows.
     """
-    starts_at, at = _aware("starts_at", starts_at), _aware("at", at)
+    starts_at, at = localtime.aware("starts_at", starts_at), localtime.aware("at", at)
     if ends_at is not None:
-        ends_at = _aware("ends_at", ends_at)
+        ends_at = localtime.aware("ends_at", ends_at)
     elif recurrence is None:
         raise ValueError("ends_at: a one-off silence needs an end")
     if at < starts_at or (ends_at is not None and at >= ends_at):
@@ -217,8 +169,8 @@ def next_change(
     """The first instant after ``at`` at which ``active()`` changes, or None if it never does
     (for the scheduler, and for "active until …" in the list of silences)."""
     now = active(starts_at, ends_at, recurrence, at)
-    at, starts_at = _aware("at", at), _aware("starts_at", starts_at)
-    ends_at = None if ends_at is None else _aware("ends_at", ends_at)
+    at, starts_at = localtime.aware("at", at), localtime.aware("starts_at", starts_at)
+    ends_at = None if ends_at is None else localtime.aware("ends_at", ends_at)
     candidates = {starts_at} | ({ends_at} if ends_at is not None else set())
     if recurrence is not None:
         frm = max(at, starts_at)

@@ -146,29 +146,15 @@ def rule_import(request: HttpRequest) -> HttpResponse:
     return render(request, "alerts/rule_import.html", context)
 
 
-# Severities common in Alertmanager setups, mapped onto Opsboard's three.
-SEVERITY_ALIASES = {
-    "page": "critical",
-    "critical": "critical",
-    "high": "critical",
-    "error": "critical",
-    "warning": "warning",
-    "warn": "warning",
-    "medium": "warning",
-    "info": "info",
-    "low": "info",
-    "none": "info",
-}
-
-
 def import_rules(text: str, by: Actor) -> tuple[list[AlertRule], list[str]]:
     result = rulefiles.parse_rule_file(text)
     created, refused = [], list(result.errors)
     for values in result.rules:
         settings = {name: values[name] for name in rules.EDITABLE if name in values}
         labels = dict(settings.get("labels") or {})
-        if labels.get("severity", "").lower() in SEVERITY_ALIASES:
-            settings["severity"] = SEVERITY_ALIASES[labels.pop("severity").lower()]
+        if severity := rulefiles.severity_from_label(labels.get("severity", "")):
+            labels.pop("severity")
+            settings["severity"] = severity
             settings["labels"] = labels
         settings["condition_kind"] = values["condition"]["kind"]
         settings["condition"] = {k: v for k, v in values["condition"].items() if k != "kind"}

@@ -123,16 +123,16 @@ def test_a_silence_that_ends_before_it_starts_is_never_active() -> None:
 def test_naive_datetimes_are_refused(which: str) -> None:
     moments = {"starts_at": utc(2026, 5, 1), "ends_at": utc(2026, 5, 2), "at": utc(2026, 5, 1, 12)}
     moments[which] = moments[which].replace(tzinfo=None)
-    with pytest.raises(ValueError, match=rf"^{which} must be timezone-aware"):
+    with pytest.raises(ValueError, match=rf"^{which}: must be timezone-aware"):
         active(moments["starts_at"], moments["ends_at"], None, moments["at"])
-    with pytest.raises(ValueError, match=rf"^{which} must be timezone-aware"):
+    with pytest.raises(ValueError, match=rf"^{which}: must be timezone-aware"):
         active(moments["starts_at"], moments["ends_at"], sunday_maintenance(), moments["at"])
 
 
 def test_windows_refuses_naive_bounds() -> None:
-    with pytest.raises(ValueError, match=r"^start must be timezone-aware"):
+    with pytest.raises(ValueError, match=r"^start: must be timezone-aware"):
         windows(sunday_maintenance(), datetime(2026, 3, 1), utc(2026, 4, 1))
-    with pytest.raises(ValueError, match=r"^end must be timezone-aware"):
+    with pytest.raises(ValueError, match=r"^end: must be timezone-aware"):
         windows(sunday_maintenance(), utc(2026, 3, 1), datetime(2026, 4, 1))
 
 
