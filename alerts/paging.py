@@ -7,12 +7,14 @@ handed to the delivery task once it commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from alerts import live, oncall
@@ -28,6 +30,7 @@ from alerts.models import (
 )
 from alerts.timeline import timeline
 from opsboard.accounts.models import User
+from opsboard.audit.services import Actor, record
 
 HOLD_WHILE_SILENCED = timedelta(seconds=60)
 
@@ -145,52 +148,53 @@ def _advance(incident: Incident, now: datetime) -> int:
 def ack_timeouts(now: datetime | None = None) -> int:
     """Acknowledged incidents past their deadline return to triggered and escalate again."""
     now = now or timezone.now()
-    count = 0
-    for incident_id in Incident.objects.filter(status=Incident.ACKNOWLEDGED, ack_deadline__lte=now).values_list(
-        "pk", flat=True
-    ):
-        with transaction.atomic():
-            incident = Incident.objects.select_for_update().get(pk=incident_id)
-            if incident.status != Incident.ACKNOWLEDGED or not incident.ack_deadline or incident.ack_deadline > now:
-                continue
-            incident.status = Incident.TRIGGERED
-            incident.acknowledged_at = incident.acknowledged_by = incident.ack_deadline = incident.next_reminder_at = (
-                None
-            )
-            incident.save(
-                update_fields=[
-                    "status",
-                    "acknowledged_at",
-                    "acknowledged_by",
-                    "ack_deadline",
-                    "next_reminder_at",
-                    "updated_at",
-                ]
-            )
-            timeline(incident, "ack_timeout", text="acknowledged but not resolved in time: escalating again")
-            live.announce()
-            start_escalation(incident, now, event="escalated")
-            count += 1
-    return count
+    due = Incident.objects.filter(status=Incident.ACKNOWLEDGED, ack_deadline__lte=now)
+    return _each_locked(due, lambda incident: _ack_timed_out(incident, now))
+
+
+def _ack_timed_out(incident: Incident, now: datetime) -> bool:
+    if incident.status != Incident.ACKNOWLEDGED or not incident.ack_deadline or incident.ack_deadline > now:
+        return False
+    incident.status = Incident.TRIGGERED
+    incident.acknowledged_at = incident.acknowledged_by = incident.ack_deadline = incident.next_reminder_at = None
+    fields = ["status", "acknowledged_at", "acknowledged_by", "ack_deadline", "next_reminder_at", "updated_at"]
+    incident.save(update_fields=fields)
+    timeline(incident, "ack_timeout", text="acknowledged but not resolved in time: escalating again")
+    record("incident.ack_timeout", by=Actor.system("alerts"), obj=incident)
+    live.announce()
+    start_escalation(incident, now, event="escalated")
+    return True
 
 
 def reminders(now: datetime | None = None) -> int:
     """Remind whoever acknowledged an incident that is still open."""
     now = now or timezone.now()
+    due = Incident.objects.filter(status=Incident.ACKNOWLEDGED, next_reminder_at__lte=now)
+    return _each_locked(due, lambda incident: _remind(incident, now))
+
+
+def _remind(incident: Incident, now: datetime) -> bool:
+    every = incident.policy.get("reminder_every_s")
+    reminder_at = incident.next_reminder_at
+    if incident.status != Incident.ACKNOWLEDGED or not every or not incident.acknowledged_by_id:
+        return False
+    if reminder_at is None or reminder_at > now:
+        return False  # reminded meanwhile
+    slot = f"reminder:{int(reminder_at.timestamp())}"
+    _write(incident, user_recipients(incident.acknowledged_by), "reminder", now, slot)
+    incident.next_reminder_at = now + timedelta(seconds=every)
+    incident.save(update_fields=["next_reminder_at", "updated_at"])
+    return True
+
+
+def _each_locked(due: QuerySet[Incident], act: Callable[[Incident], bool]) -> int:
+    """``act`` on each incident of ``due`` under its row lock, one transaction each (so one
+    failure keeps the others); ``act`` re-checks, as the row may have changed. Returns how
+    many it acted on."""
     count = 0
-    for incident_id in Incident.objects.filter(status=Incident.ACKNOWLEDGED, next_reminder_at__lte=now).values_list(
-        "pk", flat=True
-    ):
+    for incident_id in due.values_list("pk", flat=True):
         with transaction.atomic():
-            incident = Incident.objects.select_for_update().get(pk=incident_id)
-            every = incident.policy.get("reminder_every_s")
-            if incident.status != Incident.ACKNOWLEDGED or not every or not incident.acknowledged_by_id:
-                continue
-            stamp = int(incident.next_reminder_at.timestamp())
-            _write(incident, user_recipients(incident.acknowledged_by), "reminder", now, f"reminder:{stamp}")
-            incident.next_reminder_at = now + timedelta(seconds=every)
-            incident.save(update_fields=["next_reminder_at", "updated_at"])
-            count += 1
+            count += act(Incident.objects.select_for_update().get(pk=incident_id))
     return count
 
 

@@ -10,6 +10,7 @@ import time_machine
 
 from alerts import incidents, paging
 from alerts.models import Incident, Notification, Schedule, ScheduleLayer, ScheduleOverride
+from opsboard.audit.models import AuditEvent
 from opsboard.audit.services import Actor
 from tests.alerts.incident_kit import fire, make_policy, make_rule, outbox, timeline_kinds, webhook_contact
 from tests.conftest import make_user
@@ -92,6 +93,7 @@ def test_an_acknowledgement_times_out_and_escalation_starts_again(clock, people)
     assert paging.escalate_due(at(clock, 35)) == 1
     assert pages(incident)[-1] == ("escalated", "second")
     assert "ack_timeout" in timeline_kinds(incident)
+    assert AuditEvent.objects.filter(action="incident.ack_timeout", object_id=str(incident.uid)).exists()
 
 
 def test_without_a_timeout_an_acknowledgement_holds(clock, people) -> None:
