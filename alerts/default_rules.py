@@ -152,6 +152,15 @@ PACK: list[dict[str, Any]] = [
         group_by=["model"],
         annotations={"summary": 'The output entropy of {{ labels.model }} drifted (PSI {{ value | printf "%.2f" }})'},
     ),
+    _rule(
+        "Burst of refused sign-ins or API tokens",
+        'sum(increase(opsboard_security_events_total{kind=~"login_failed|lockout|token_refused"}[5m]))',
+        "threshold",
+        {"op": ">", "value": 20},
+        annotations={
+            "summary": '{{ value | printf "%.0f" }} failed sign-ins, lockouts and refused API tokens in 5 minutes'
+        },
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -38,6 +39,9 @@ def _secret_key_from_var() -> str:
 
 
 SECRET_KEY = env_str("SECRET_KEY") or _secret_key_from_var()
+# Fernet keys for secrets stored in the database, newest first (see opsboard/crypto.py);
+# unset, a key derived from SECRET_KEY is used.
+OPSBOARD_ENCRYPTION_KEYS = env_list("OPSBOARD_ENCRYPTION_KEYS", [])
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -54,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # the docs page's scripts, served locally rather than from a CDN
     "django_celery_beat",
     "channels",
+    "axes",  # failed sign-ins and lockouts, see AXES_* below
     "opsboard",
     "opsboard.accounts",
     "opsboard.audit",
@@ -63,14 +68,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "opsboard.security_headers.OpsboardCSPMiddleware",  # Content-Security-Policy, below
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "opsboard.query_guard.RefuseUnstorableQueryMiddleware",  # ?x=%00 is a 400, not a database error
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "opsboard.accounts.middleware.FailClosedMiddleware",
+    "opsboard.accounts.middleware.RequireSecondFactorMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout page
 ]
 
 ROOT_URLCONF = "opsboard.urls"
@@ -132,7 +141,16 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # socket_timeout None: channels-redis blocks on Redis for 5 s, and redis-py 8's
             # default 5 s read timeout would otherwise drop idle WebSockets.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            # max_connections: redis-py's async pool holds 100 by default and raises "Too many
+            # connections" past that (it does not wait), so 200 sockets joining or leaving their
+            # groups at once lost half of them (bench/load.py).
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": None,
+                    "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000, minimum=10),
+                }
+            ],
             "prefix": f"{REDIS_KEY_PREFIX}:channels",
         },
     }
@@ -143,8 +161,10 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task a worker took but never acknowledged (the worker died) is delivered again
-    # after this many seconds.
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+    # after this many seconds. Keep the hour in production: a task waiting for its ETA (a
+    # delivery's retry) or running longer than this is delivered twice. The fault tests
+    # shorten it (tests/faults).
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -162,6 +182,13 @@ HEARTBEAT_INTERVAL = env_float("HEARTBEAT_INTERVAL", 10.0, minimum=1.0)
 # Every rule is evaluated this often, in chunks of EVAL_CHUNK rules a task (and also as its data arrives).
 EVAL_INTERVAL_S = env_float("EVAL_INTERVAL", 15.0, minimum=1.0)
 EVAL_CHUNK = env_int("EVAL_CHUNK", 100, minimum=1)
+# Dead man's switch: after a healthy evaluation pass, GET this URL (healthchecks.io, Dead
+# Man's Snitch, ...) at most once per OPSBOARD_HEARTBEAT_EVERY_S, so a checker outside pages
+# when Opsboard itself stops. Unset: no ping.
+OPSBOARD_HEARTBEAT_URL = env_str("OPSBOARD_HEARTBEAT_URL", "")
+OPSBOARD_HEARTBEAT_EVERY_S = env_int("OPSBOARD_HEARTBEAT_EVERY_S", 60, minimum=1)
+# /metrics (Opsboard's own metrics) without any sign-in; off: a `read` token or an Admin session.
+OPSBOARD_METRICS_PUBLIC = env_bool("OPSBOARD_METRICS_PUBLIC", False)
 
 CELERY_TASK_ROUTES = {
     # The heartbeat proves that beat schedules and a worker executes; it goes through the
@@ -170,6 +197,9 @@ CELERY_TASK_ROUTES = {
     # Store maintenance: bulk SQL that may take seconds; kept off the queues of polls and pages.
     "monitoring.roll_up": {"queue": "maintenance"},
     "monitoring.apply_retention": {"queue": "maintenance"},
+    "monitoring.create_partitions": {"queue": "maintenance"},
+    # Copies the security-event counters from Redis into the store: small, but off the request path.
+    "opsboard.export_security_events": {"queue": "maintenance"},
     # Polls wait on the network: a thread-pool worker (the Procfile's "poller") runs many at
     # once. Each target names its own queue, so a fleet can be sharded across workers.
     "monitoring.dispatch_polls": {"queue": "polls"},
@@ -194,6 +224,10 @@ CELERY_BEAT_SCHEDULE = {
     "roll-up": {"task": "monitoring.roll_up", "schedule": 60.0},
     # Delete raw samples, rollups and silent series past their retention, in small batches.
     "retention": {"task": "monitoring.apply_retention", "schedule": 600.0},
+    # PostgreSQL: the day partitions of raw samples for the week ahead (a write creates a missing one too).
+    "sample-partitions": {"task": "monitoring.create_partitions", "schedule": 3600.0},
+    # opsboard_security_events_total{kind}, counted in Redis, into the store.
+    "security-events": {"task": "opsboard.export_security_events", "schedule": 15.0},
     # Send the polls of targets that are due; one task per target.
     "dispatch-polls": {"task": "monitoring.dispatch_polls", "schedule": 1.0},
     # Training runs silent for RUN_STALL_AFTER_S become stalled.
@@ -233,6 +267,12 @@ PUSH_MAX_FUTURE_S = env_int("PUSH_MAX_FUTURE_S", 300, minimum=0)
 OPSBOARD_BASE_URL = env_str("OPSBOARD_BASE_URL", "http://127.0.0.1:8000")
 ACK_LINK_MAX_AGE_S = env_int("ACK_LINK_MAX_AGE_S", 86_400, minimum=60)
 NOTIFY_GIVE_UP_AFTER_S = env_int("NOTIFY_GIVE_UP_AFTER_S", 86_400, minimum=60)
+# A worker killed while sending leaves its claim on the notification for this long; then the
+# message is sent again (same delivery id). Keep it longer than a transport may take to answer
+# (webhooks and SMTP time out after 10 s), or a slow answer gets a second copy.
+NOTIFY_LEASE_S = env_int("NOTIFY_LEASE_S", 60, minimum=1)
+# The longest wait between two attempts of one notification (the backoff doubles from 1 s up to it).
+NOTIFY_MAX_BACKOFF_S = env_float("NOTIFY_MAX_BACKOFF_S", 60.0, minimum=1.0)
 # Webhook and Slack URLs come from users: addresses inside the network are refused, but
 # for the hosts listed here (the demo's receiver inside Opsboard lives on loopback).
 NOTIFY_ALLOW_PRIVATE = env_bool("NOTIFY_ALLOW_PRIVATE", False)
@@ -257,6 +297,25 @@ OPSBOARD_ADMIN_USER = env_str("OPSBOARD_ADMIN_USER", "admin")
 OPSBOARD_ADMIN_PASSWORD = env_str("OPSBOARD_ADMIN_PASSWORD")
 # When Opsboard runs behind a reverse proxy, the client address comes from X-Forwarded-For.
 TRUST_X_FORWARDED_FOR = env_bool("OPSBOARD_TRUST_X_FORWARDED_FOR", False)
+# Lockout (django-axes): the first backend refuses a sign-in while its user name and address
+# are locked out. Locking the pair, not the user, means an attacker cannot lock a user out
+# from everywhere by failing on purpose; spraying passwords from many addresses is left to
+# the rate of failed sign-ins (the opsboard_security_events_total series and its alert rule).
+AUTHENTICATION_BACKENDS = [
+    "opsboard.accounts.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "opsboard.accounts.lockout.client_address"  # honours OPSBOARD_TRUST_X_FORWARDED_FOR
+AXES_LOCKOUT_CALLABLE = "opsboard.accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True  # a successful sign-in forgets that address's earlier failures
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]  # never logged or kept in plain
+AXES_HTTP_RESPONSE_CODE = 429
+# Admins must set up a second factor (TOTP) before they can use anything else.
+REQUIRE_TOTP_FOR_ADMINS = env_bool("OPSBOARD_REQUIRE_TOTP_FOR_ADMINS", False)
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -266,6 +325,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["opsboard.accounts.permissions.HasRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSON, form and multipart parsers, refusing text the database cannot keep (NUL, lone surrogates).
+    "DEFAULT_PARSER_CLASSES": [
+        "opsboard.api_input.JSONParser",
+        "opsboard.api_input.FormParser",
+        "opsboard.api_input.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -276,6 +341,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "REDOC_DIST": "SIDECAR",
+    # Incidents, runs and run finishes all have a "status" field; naming the incidents' choice
+    # set keeps the schema's enum names stable (and `check --deploy` free of drf_spectacular.W001).
+    "ENUM_NAME_OVERRIDES": {"IncidentStatusEnum": "alerts.models.incidents.Incident.STATUSES"},
+    # Adds the refusals (400, 401, 403, 404, 415) an operation can answer to what its view documents.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "opsboard.api_errors.document_refusals"],
 }
 
 # --- Static files ---------------------------------------------------------------------
@@ -315,11 +385,47 @@ if HTTPS:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a promise to browsers' built-in lists that every subdomain serves
+        # HTTPS forever, hard to take back; it is opted into, so its reminder is silenced.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp, through opsboard.security_headers): scripts and styles
+# only from our own static files, no inline script, no eval (plotly.js 4 needs none). plotly.js
+# adds two <style> elements: an empty one that it fills through the CSSOM (which style-src does
+# not govern), and MapLibre's fixed stylesheet; their SHA-256 hashes allow exactly those two,
+# where 'unsafe-inline' would allow any injected style. tests/security/test_csp_policy.py
+# recomputes them from the bundled plotly.min.js. The middleware adds ws:// and wss:// of the
+# request's host to connect-src for the live sockets.
+PLOTLY_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty <style> plotly fills
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",  # MapLibre's CSS, in plotly.js 4.1.1
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "style-src": ["'self'", *PLOTLY_STYLE_HASHES],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    }
+}
+# Directives replaced for single views, by URL name. Redoc (the API docs) injects generated
+# <style> elements (styled-components; 'unsafe-inline' is ignored beside hashes, so the
+# directive is replaced) and runs its search index in a worker built from a blob: URL. Its
+# logo from cdn.redoc.ly stays blocked: the docs load nothing from other sites.
+OPSBOARD_CSP_VIEW_DIRECTIVES = {
+    "api:docs": {"style-src": ["'self'", "'unsafe-inline'"], "worker-src": ["'self'", "blob:"]},
+}
 
 # --- Time and language ----------------------------------------------------------------
 FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default for URLs typed without a scheme

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from opsboard.accounts import services
+from opsboard.accounts import security_events, services
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -16,14 +16,20 @@ class BearerTokenAuthentication(BaseAuthentication):
         if not parts or parts[0].lower() != b"bearer":
             return None
         if len(parts) != 2:
-            raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
+            raise _refused("the Authorization header must be 'Bearer <token>'")
         token = services.token_for_secret(parts[1].decode("latin-1"))
         if token is None:
-            raise AuthenticationFailed("unknown or revoked API token")
+            raise _refused("unknown or revoked API token")
         if not token.user.is_active:
-            raise AuthenticationFailed("the API token's user is deactivated")
+            raise _refused("the API token's user is deactivated")
         services.touch_token(token)
         return token.user, token
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="opsboard"'
+
+
+def _refused(reason: str) -> AuthenticationFailed:
+    """A 401 for a bearer token, counted as a security event."""
+    security_events.count(security_events.TOKEN_REFUSED)
+    return AuthenticationFailed(reason)

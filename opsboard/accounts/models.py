@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 from opsboard.accounts import roles
+from opsboard.crypto import EncryptedTextField
 
 
 class Role(models.Model):
@@ -74,3 +75,41 @@ class ApiToken(models.Model):
 
     def allows(self, scope: str) -> bool:
         return self.is_active and scope in self.scopes
+
+
+class TotpDevice(models.Model):
+    """A user's authenticator app: the TOTP secret they scanned, once confirmed with a code.
+
+    The secret is encrypted at rest (``opsboard.crypto``) and shown only while enrolment is
+    unconfirmed; after that no page, API or audit event shows it. ``last_used_step`` is the
+    newest 30-second step whose code was accepted: no code of that step or an earlier one is
+    accepted again, so a code cannot be replayed.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=-1)
+
+    def __str__(self) -> str:
+        return f"authenticator of {self.user_id}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(models.Model):
+    """A single-use code that stands in for the authenticator app; only its SHA-256 digest is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "digest"], name="recovery_code_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"

@@ -23,7 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from opsboard.accounts import roles
+from opsboard.accounts import roles, security_events
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def _check(request: HttpRequest, role: str) -> HttpResponse | None:
         return None
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    security_events.count(security_events.PERMISSION_DENIED)
     raise PermissionDenied(f"this page needs the {role} role")
 
 
@@ -71,6 +72,7 @@ class RoleRequiredMixin:
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if self.required_role not in roles.DECLARABLE:
+            security_events.count(security_events.PERMISSION_DENIED)
             raise PermissionDenied("this view declares no role")
         return _check(request, self.required_role) or super().dispatch(request, *args, **kwargs)
 
@@ -91,9 +93,19 @@ def declared_write_role(view_func: Callable[..., Any]) -> str | None:
 
 
 class HasRole(BasePermission):
-    """DRF permission: the view's declared role, and for tokens, the needed scope."""
+    """DRF permission: the view's declared role, and for tokens, the needed scope.
+
+    A refusal of a signed-in caller (a 403; anonymous callers get 401) is counted as a
+    security event.
+    """
 
     def has_permission(self, request: Any, view: Any) -> bool:
+        allowed = self._allows(request, view)
+        if not allowed and request.user is not None and request.user.is_authenticated:
+            security_events.count(security_events.PERMISSION_DENIED)
+        return allowed
+
+    def _allows(self, request: Any, view: Any) -> bool:
         role = getattr(view, "required_role", None)
         if request.method not in SAFE_METHODS:
             role = getattr(view, "write_role", None) or role

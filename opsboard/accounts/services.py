@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from opsboard.accounts import roles, tokens
+from opsboard.accounts import lockout, roles, tokens
 from opsboard.accounts.models import ApiToken, Role, User
 from opsboard.audit.services import Actor, diff, record, snapshot
 
@@ -124,12 +124,30 @@ def touch_token(token: ApiToken) -> None:
         token.last_used_at = now
 
 
-def record_login(user: User, actor: Actor) -> None:
-    record("auth.login", by=actor, obj=user)
+def record_login(user: User, actor: Actor, *, second_factor: str | None = None) -> None:
+    """A completed sign-in; ``second_factor`` names the code that completed it, if any."""
+    changes = {"second_factor": second_factor} if second_factor else None
+    record("auth.login", by=actor, obj=user, changes=changes)
 
 
 def record_login_failed(username: str, actor: Actor) -> None:
     record("auth.login_failed", by=actor, object_type="user", object_repr=username[:150])
+
+
+def record_lockout(username: str, actor: Actor) -> None:
+    """A sign-in answered with the lockout page: the failure that reached the limit, or a
+    sign-in tried during the cool-off (whose password is not checked)."""
+    changes = {"failure_limit": lockout.failure_limit(), "cool_off_minutes": lockout.cool_off() // timedelta(minutes=1)}
+    record("auth.lockout", by=actor, object_type="user", object_repr=username[:150], changes=changes)
+
+
+def unlock_user(user: User, *, by: Actor) -> int:
+    """Forget the user's failed sign-ins from every address, ending any lockout; audited even
+    when there was nothing to forget, so the log shows that an Admin looked."""
+    with transaction.atomic():
+        cleared = lockout.forget_failures(user.username)
+        record("auth.unlock", by=by, obj=user, changes={"failure_records_cleared": cleared})
+    return cleared
 
 
 def record_logout(user: User, actor: Actor) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -12,26 +13,39 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from opsboard.accounts import roles, services
+from opsboard.accounts import lockout, roles, second_factor, security_events, services, signin
+from opsboard.accounts.backends import REFUSED_ATTR
 from opsboard.accounts.forms import ActiveForm, RoleForm, TokenCreateForm, UserCreateForm
-from opsboard.accounts.models import ApiToken, User
+from opsboard.accounts.models import ApiToken, TotpDevice, User
 from opsboard.accounts.permissions import RoleRequiredMixin, role_required
 from opsboard.audit.services import Actor
 
 
 class LoginView(RoleRequiredMixin, auth_views.LoginView):
+    """The password step. A user with a second factor goes on to the code step; a user
+    name and address with too many failures get the lockout page (django-axes' middleware
+    swaps it in when ``request.axes_locked_out`` is set)."""
+
     required_role = roles.PUBLIC
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
     def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if second_factor.is_enrolled(user):
+            return signin.begin_code_step(self.request, user, self.get_success_url())
         response = super().form_valid(form)
-        services.record_login(form.get_user(), Actor.of(self.request))
+        services.record_login(user, Actor.of(self.request))
         return response
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        username = self.request.POST.get("username", "")
-        services.record_login_failed(username, Actor.of(self.request))
+        request = self.request
+        username = request.POST.get("username", "")
+        if not getattr(request, REFUSED_ATTR, False):  # a password was checked, and was wrong
+            services.record_login_failed(username, Actor.of(request))
+            security_events.count(security_events.LOGIN_FAILED)
+        if getattr(request, "axes_locked_out", False):
+            signin.note_lockout(request, username)
         return super().form_invalid(form)
 
 
@@ -62,11 +76,23 @@ def users(request: HttpRequest) -> HttpResponse:
 
 def _users_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
     context = {
-        "users": User.objects.select_related("role").order_by("username"),
+        "users": _with_sign_in_state(list(User.objects.select_related("role").order_by("username"))),
         "role_choices": services.role_choices(),
+        "failure_limit": lockout.failure_limit(),
+        "lockout_minutes": lockout.cool_off() // timedelta(minutes=1),
         **extra,
     }
     return render(request, "accounts/users.html", context, status=status)
+
+
+def _with_sign_in_state(users: list[User]) -> list[User]:
+    """Mark each user with ``second_factor_on`` and ``locked_until`` (None when not locked out)."""
+    enrolled = set(TotpDevice.objects.filter(confirmed_at__isnull=False).values_list("user_id", flat=True))
+    locked = lockout.locked_out_until([user.username for user in users])
+    for user in users:
+        user.second_factor_on = user.pk in enrolled
+        user.locked_until = locked.get(user.username)
+    return users
 
 
 @role_required(roles.ADMIN)
@@ -125,6 +151,29 @@ def user_password_reset(request: HttpRequest, uid: str) -> HttpResponse:
     return render(
         request, "accounts/shown_once.html", {"what": f"New password for {user.username}", "secret": password}
     )
+
+
+@role_required(roles.ADMIN)
+@require_POST
+def user_unlock(request: HttpRequest, uid: str) -> HttpResponse:
+    user = get_object_or_404(User, uid=uid)
+    services.unlock_user(user, by=Actor.of(request))
+    messages.success(request, f"{user.username} may sign in again from every address.")
+    return redirect("accounts:users")
+
+
+@role_required(roles.ADMIN)
+@require_POST
+def user_second_factor_reset(request: HttpRequest, uid: str) -> HttpResponse:
+    user = get_object_or_404(User, uid=uid)
+    try:
+        second_factor.reset(user, by=Actor.of(request))
+    except second_factor.SecondFactorError as exc:
+        return _users_page(request, status=409, error=str(exc))
+    messages.success(
+        request, f"{user.username}'s second factor is removed: until they set up a new one, a password is enough."
+    )
+    return redirect("accounts:users")
 
 
 @role_required(roles.ADMIN)
