@@ -24,6 +24,7 @@ from alerts.models import EscalationPolicy, NotificationChannel, Schedule, Sched
 from alerts.setup import SECRET_CONFIG_KEYS
 from alerts.transports import TRANSPORTS
 from monitoring.collectors.base import ConfigError
+from opsboard import crypto
 from opsboard.accounts.models import User
 from opsboard.audit.masking import is_secret_key
 from opsboard.kindforms import field_name, kind_field
@@ -350,12 +351,19 @@ def is_secret(name: str) -> bool:
     return name in SECRET_CONFIG_KEYS or is_secret_key(name)
 
 
+def secret_state(value: Any) -> str:
+    if crypto.is_encrypted(value):
+        return crypto.UNREADABLE
+    return "set" if value else "not set"
+
+
 def config_summary(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """(setting, what may be shown of it): secrets only as "set" or "not set"."""
+    """(setting, what may be shown of it): secrets only as "set", "not set", or "cannot be
+    read with the current keys" when it is stored encrypted under a key no longer listed."""
     shown = []
     for key, value in (config or {}).items():
         if is_secret(key):
-            shown.append((key, "set" if value else "not set"))
+            shown.append((key, secret_state(value)))
         elif isinstance(value, list):
             shown.append((key, ", ".join(str(item) for item in value)))
         else:
@@ -386,6 +394,8 @@ class KindConfigMixin:
         label = spec.name.replace("_", " ")
         if is_secret(spec.name):
             note = "Set; leave empty to keep it." if stored.get(spec.name) else ""
+            if crypto.is_encrypted(stored.get(spec.name)):
+                note = f"Stored, but it {crypto.UNREADABLE}: type it again."
             widget = SecretInput(attrs={"autocomplete": "off", "size": 60})
             return forms.CharField(required=False, label=label, widget=widget, help_text=note, strip=True)
         if str(spec.type).startswith("list"):
@@ -414,9 +424,14 @@ class KindConfigMixin:
     def clean_config(self, kind: str) -> dict[str, Any] | None:
         """The chosen kind's settings, checked by its ``Config.from_dict``; None (and the
         error added to the field it names) when they are wrong."""
-        config = TRANSPORTS[kind].Config
+        config, raw = TRANSPORTS[kind].Config, self._raw_config(kind)
+        unreadable = [name for name, value in raw.items() if crypto.is_encrypted(value)]
+        for name in unreadable:  # kept from the stored settings, which no current key opens
+            self.add_error(field_name(PREFIX, kind, name), f"The stored value {crypto.UNREADABLE}: type it again.")
+        if unreadable:
+            return None
         try:
-            return asdict(config.from_dict(self._raw_config(kind)))
+            return asdict(config.from_dict(raw))
         except ConfigError as exc:
             key = field_name(PREFIX, kind, exc.field)
             self.add_error(key if key in self.fields else None, exc.message)

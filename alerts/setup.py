@@ -1,6 +1,7 @@
 """Changes to who gets paged and how: schedules and their layers and overrides, escalation
 policies and their steps, notification channels, people's contact methods. Every change
-is audited; secrets (webhook URLs, HMAC secrets) are masked in the audit log."""
+is audited; secrets (webhook URLs, HMAC secrets) are masked in the audit log, and stored
+encrypted (``SECRET_CONFIG_KEYS``, see opsboard/crypto.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ from typing import Any
 from django.db import models, transaction
 
 from alerts.models import EscalationPolicy
+from alerts.models.oncall import SECRET_CONFIG_KEYS
 from opsboard.audit.masking import MASK
 from opsboard.audit.services import Actor, diff, record
-
-# A transport's URL may carry its credentials (Slack's do): masked like secrets.
-SECRET_CONFIG_KEYS = ("url", "secret", "webhook_url")
 
 
 def _fields(obj: models.Model, names: list[str]) -> dict[str, Any]:

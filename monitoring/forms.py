@@ -9,6 +9,7 @@ from django import forms
 
 from monitoring.models import Target
 from monitoring.targets import editable_fields, masked_headers, merge_headers, validate
+from opsboard import crypto
 from opsboard.kindforms import add_kind_fields, config_of, kind_groups
 
 KIND_FIELD_PREFIX = "cfg"
@@ -58,8 +59,15 @@ def target_form_class(model: type[Target]) -> type[forms.ModelForm]:
             super().__init__(*args, **kwargs)
             if self.instance.pk:
                 self.initial["headers"] = masked_headers(self.instance.headers)
+                self._note_unreadable_headers()
             current = self.instance.kind if self.instance.pk else ""
             add_kind_fields(self, KIND_FIELD_PREFIX, configs, current, self.instance.config if current else {})
+
+        def _note_unreadable_headers(self) -> None:
+            unreadable = crypto.unreadable_keys(self.instance.headers)
+            if unreadable:
+                note = f" The stored {', '.join(unreadable)} {crypto.UNREADABLE}: type the value again."
+                self.fields["headers"].help_text += note
 
         def kind_groups(self) -> list[tuple[str, str, list[forms.BoundField]]]:
             return kind_groups(self, KIND_FIELD_PREFIX, configs)

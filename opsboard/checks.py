@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from opsboard import crypto
+
 
 @register()
 def check_redis_url(app_configs: Any = None, **kwargs: Any) -> list[Error]:
@@ -33,6 +35,25 @@ def check_production_database(app_configs: Any = None, **kwargs: Any) -> list[Wa
                 "SQLite serves one machine; several workers or ASGI servers need PostgreSQL",
                 hint="Set DATABASE_URL=postgres://…",
                 id="opsboard.W001",
+            )
+        ]
+    return []
+
+
+@register()
+def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    """Malformed keys stop everything that reads a secret; no key in production leans on SECRET_KEY."""
+    problems = crypto.key_problems(crypto.configured_keys())
+    if problems:
+        return [Error(problem, hint="Fix or remove that item", id="opsboard.E003") for problem in problems]
+    if not settings.DEBUG and not crypto.configured_keys():
+        return [
+            Warning(
+                "OPSBOARD_ENCRYPTION_KEYS is not set: secrets in the database are encrypted with a key derived "
+                "from SECRET_KEY, so whoever reads SECRET_KEY can read them, and changing it makes them unreadable",
+                hint="Set OPSBOARD_ENCRYPTION_KEYS to a key of its own (python -c 'from cryptography.fernet import "
+                "Fernet; print(Fernet.generate_key().decode())'), then run manage.py rotate_encryption_keys",
+                id="opsboard.W002",
             )
         ]
     return []

@@ -7,8 +7,9 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from alerts.models.oncall import NotificationChannel
+from alerts.models.oncall import SECRET_CONFIG_KEYS, NotificationChannel
 from alerts.models.rules import AlertRule
+from opsboard.crypto import EncryptedJSONField
 
 
 class Incident(models.Model):
@@ -130,7 +131,9 @@ class Notification(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     channel = models.ForeignKey(NotificationChannel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    config = models.JSONField(help_text="The transport's settings at the time of the page.")
+    config = EncryptedJSONField(
+        secret_keys=SECRET_CONFIG_KEYS, help_text="The transport's settings at the time of the page."
+    )
     queue = models.CharField(max_length=30)
     status = models.CharField(max_length=10, choices=STATUSES, default=PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -7,6 +7,12 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from opsboard.crypto import EncryptedJSONField
+
+# Settings of a transport that are secrets: encrypted at rest, masked in the audit log, never
+# shown back. A URL may carry its credentials (Slack's do); email addresses are not secret.
+SECRET_CONFIG_KEYS = ("url", "secret", "webhook_url")
+
 
 class Schedule(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -65,7 +71,11 @@ class NotificationChannel(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20)
-    config = models.JSONField(default=dict, help_text="Settings of the kind; URLs and secrets are never shown back.")
+    config = EncryptedJSONField(
+        default=dict,
+        secret_keys=SECRET_CONFIG_KEYS,
+        help_text="Settings of the kind; URLs and secrets are encrypted at rest and never shown back.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -82,7 +92,7 @@ class ContactMethod(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods")
     kind = models.CharField(max_length=20)
-    config = models.JSONField(default=dict)
+    config = EncryptedJSONField(default=dict, secret_keys=SECRET_CONFIG_KEYS)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from monitoring.collectors import MODEL_COLLECTORS, NODE_COLLECTORS, Collector, TargetSpec
+from monitoring.collectors import MODEL_COLLECTORS, NODE_COLLECTORS, Collector, ConfigError, TargetSpec
+from opsboard import crypto
+from opsboard.crypto import EncryptedJSONField
 
 
 class Target(models.Model):
@@ -31,7 +33,9 @@ class Target(models.Model):
         default=10.0, validators=[MinValueValidator(0.1), MaxValueValidator(600)], verbose_name="timeout (s)"
     )
     labels = models.JSONField(default=dict, blank=True, help_text="Extra labels added to every series.")
-    headers = models.JSONField(default=dict, blank=True, help_text="Request headers; their values are secrets.")
+    headers = EncryptedJSONField(
+        default=dict, blank=True, help_text="Request headers; their values are secrets, encrypted at rest."
+    )
     config = models.JSONField(default=dict, blank=True, help_text="Settings of the kind.")
     series_limit = models.PositiveIntegerField(default=10_000, validators=[MinValueValidator(1)])
     queue = models.CharField(max_length=50, default="polls", help_text="The Celery queue its polls go to.")
@@ -64,6 +68,9 @@ class Target(models.Model):
     def spec(self) -> TargetSpec:
         """The plain values the collector needs, detached from the database."""
         collector = self.COLLECTORS[self.kind]
+        unreadable = crypto.unreadable_keys(self.headers)
+        if unreadable:
+            raise ConfigError("headers", f"{', '.join(unreadable)} {crypto.UNREADABLE} (OPSBOARD_ENCRYPTION_KEYS)")
         return TargetSpec(
             uid=str(self.uid),
             name=self.name,
