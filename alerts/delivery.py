@@ -26,11 +26,14 @@ from alerts.models import AlertState, ExternalAlert, Incident, Notification, Not
 from alerts.timeline import timeline
 from alerts.transports import TRANSPORTS
 from alerts.transports.base import Delivery
+from opsboard import crypto, metrics
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
-MAX_BACKOFF_S = 60.0
+# A claim's lifetime: a worker that dies while sending leaves its claim to expire after this, and
+# the message is sent again (NOTIFY_LEASE_S; longer than any transport takes to answer).
+LEASE = timedelta(seconds=settings.NOTIFY_LEASE_S)
+MAX_BACKOFF_S = settings.NOTIFY_MAX_BACKOFF_S  # the longest wait between two attempts
 WITH_LINKS = {"triggered", "escalated", "reopened", "reminder"}
 
 
@@ -131,6 +134,10 @@ def _send(notification: Notification) -> Delivery:
     transport = TRANSPORTS.get(notification.kind)
     if transport is None:
         return Delivery(ok=False, status=None, error=f"no transport {notification.kind!r}", retry=False)
+    unreadable = crypto.unreadable_keys(notification.config)
+    if unreadable:  # a token no key opened: sending it as a URL or secret could only go wrong
+        error = f"{', '.join(unreadable)} {crypto.UNREADABLE} (OPSBOARD_ENCRYPTION_KEYS)"
+        return Delivery(ok=False, status=None, error=error, retry=False)
     try:
         config = transport.Config.from_dict(notification.config)
         return transport().notify(message_for(notification), config)
@@ -164,6 +171,7 @@ def _record(notification: Notification, result: Delivery, duration: float) -> No
     notification.save(
         update_fields=["status", "attempts", "last_error", "next_attempt_at", "delivered_at", "lease_until"]
     )
+    metrics.count_notification(notification.kind, notification.status)
 
 
 def backoff(attempts: int) -> float:

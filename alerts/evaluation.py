@@ -29,6 +29,7 @@ from alerts.statemachine import INACTIVE, AlertStatus, advance
 from monitoring.promql import PromQLError, Selector, parse, selectors_of
 from monitoring.query import matching_series, query_grid, series_catalogue
 from monitoring.samples import series_hash
+from opsboard import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -278,6 +279,7 @@ def rules_with_active_alerts() -> set[int]:
 
 def evaluate_many(rule_ids: list[int], now_ms: int | None = None) -> int:
     """Evaluate the given enabled rules at one moment; returns the transitions made."""
+    started = time.monotonic()
     now_ms = now_ms or int(time.time() * 1000)
     context = Context.load(_at(now_ms))
     busy = rules_with_active_alerts()
@@ -285,6 +287,7 @@ def evaluate_many(rule_ids: list[int], now_ms: int | None = None) -> int:
     with series_catalogue(_metric_names(rules)):
         done = [_evaluate(rule, now_ms, context, busy) for rule in rules]
     _record_evaluations(done, now_ms)
+    metrics.observe_evaluation(time.monotonic() - started, len(rules))
     return sum(e.transitions for e in done)
 
 

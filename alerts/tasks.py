@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from alerts import arrival, delivery, evaluation, paging
 from alerts.models import AlertRule
+from opsboard import health
 
 
 @shared_task(name="alerts.evaluate_all", ignore_result=True)
@@ -19,6 +20,7 @@ def evaluate_all() -> str:
     now_ms = int(time.time() * 1000)
     ids = list(AlertRule.objects.filter(enabled=True).order_by("pk").values_list("pk", flat=True))
     size = settings.EVAL_CHUNK
+    health.evaluation_pass_started(now_ms, (len(ids) + size - 1) // size)
     for start in range(0, len(ids), size):
         evaluate_rules.apply_async((ids[start : start + size], now_ms), queue="alerts")
     return f"{len(ids)} rules in {(len(ids) + size - 1) // size} chunks"
@@ -26,7 +28,10 @@ def evaluate_all() -> str:
 
 @shared_task(name="alerts.evaluate_rules", ignore_result=True)
 def evaluate_rules(rule_ids: list[int], now_ms: int | None = None) -> str:
-    return f"{evaluation.evaluate_many(rule_ids, now_ms)} transitions"
+    transitions = evaluation.evaluate_many(rule_ids, now_ms)
+    if now_ms is not None:  # a chunk of a pass; the last one to finish completes it
+        health.evaluation_chunk_done(now_ms)
+    return f"{transitions} transitions"
 
 
 @shared_task(name="alerts.evaluate_on_arrival", ignore_result=True)

@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 
 from monitoring import live
 from monitoring.promql import PromQLError, Selector, parse_selector
+from opsboard import metrics
 from opsboard.accounts import roles
 from opsboard.accounts.consumers import RoleRequiredConsumer
 
@@ -32,8 +33,10 @@ class LiveConsumer(RoleRequiredConsumer):
     async def on_connected(self) -> None:
         self.selectors: dict[str, Selector] = {}
         self.groups: set[str] = set()
+        await metrics.socket_seen("live", self.channel_name)
 
     async def disconnect(self, code: int) -> None:
+        await metrics.socket_gone("live", self.channel_name)
         for group in getattr(self, "groups", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -42,6 +45,7 @@ class LiveConsumer(RoleRequiredConsumer):
         if kind == "subscribe":
             await self.subscribe(content.get("selectors"))
         elif kind == "ping":
+            await metrics.socket_seen("live", self.channel_name)
             await database_sync_to_async(live.watch)(self.metric_names())
             await self.send_json({"type": "pong"})
         else:

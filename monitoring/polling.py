@@ -20,6 +20,7 @@ from monitoring import store
 from monitoring.collectors import ConfigError, Scrape
 from monitoring.models import GpuNode, ModelEndpoint, Target
 from monitoring.samples import InvalidSample
+from opsboard import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def poll(role: str, uid: str, slot_ms: int) -> str:
     scrape = _collect(target, slot_ms)
     written = _store(target, scrape)
     _finish(model, target, slot_ms, scrape, written)
+    metrics.count_poll(target.kind, scrape.up, timed_out=scrape.duration_s >= target.timeout_s)
     return f"{'up' if scrape.up else 'down'}: {written} samples" + (f" ({scrape.error})" if scrape.error else "")
 
 

@@ -1,4 +1,5 @@
-"""/healthz names the database, Redis and the Celery heartbeat, and says 503 when one is down."""
+"""/healthz names the database, Redis, the Celery heartbeat, beat and the evaluator, and says
+503 when one is down (beat and the evaluator: tests/test_deadman.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 from django.test import Client, override_settings
 
-from opsboard.health import heartbeat
+from opsboard.health import evaluation_pass_done, heartbeat, mark_beat_tick
 from opsboard.redis_client import redis_client, redis_key
 
 
@@ -17,13 +18,19 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_healthy_when_database_redis_and_heartbeat_are_fine(db) -> None:
+def all_alive() -> None:
     heartbeat()
+    mark_beat_tick()
+    evaluation_pass_done()
+
+
+def test_healthy_when_database_redis_and_heartbeat_are_fine(db) -> None:
+    all_alive()
     response = Client().get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "redis", "celery"}
+    assert set(body["checks"]) == {"database", "redis", "celery", "beat", "evaluator"}
     assert body["down"] == []
 
 
@@ -34,11 +41,12 @@ def test_503_naming_redis_when_redis_is_unreachable(db) -> None:
         response = Client().get("/healthz")
         assert time.monotonic() - started < 5
     assert response.status_code == 503
-    assert response.json()["down"] == ["redis", "celery"]
+    assert response.json()["down"] == ["redis", "celery", "beat", "evaluator"]
     assert "ConnectionError" in response.json()["checks"]["redis"]["detail"]
 
 
 def test_503_when_the_heartbeat_is_stale(db, settings) -> None:
+    all_alive()
     redis_client().set(redis_key("heartbeat"), repr(time.time() - 10 * settings.HEARTBEAT_INTERVAL))
     response = Client().get("/healthz")
     assert response.status_code == 503
