@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
+from monitoring import partitions
 from monitoring.fetch import in_list
 
 MINUTE_MS = 60_000
@@ -47,10 +48,12 @@ def _minutes_sql(claimed: list[int]) -> tuple[str, list[object]]:
         )
         INSERT INTO monitoring_rollup (series_id, resolution, bucket, min, max, sum, count, last)
         SELECT agg.series_id, 60, agg.b, agg.mn, agg.mx, agg.sm, agg.ct, s.value
-        FROM agg JOIN monitoring_sample s ON s.series_id = agg.series_id AND s.ts = agg.lt
+        FROM agg JOIN monitoring_sample s ON s.series_id = agg.series_id AND s.ts = agg.lt AND s.ts >= %s AND s.ts < %s
         WHERE true {_UPSERT}
     """  # noqa: S608
-    return sql.replace("%", "%%").replace("%%s", "%s"), [claimed[0], claimed[-1] + MINUTE_MS, *params]
+    # The join repeats the time range so that the planner reads only the partitions it covers.
+    lo, hi = claimed[0], claimed[-1] + MINUTE_MS
+    return sql.replace("%", "%%").replace("%%s", "%s"), [lo, hi, *params, lo, hi]
 
 
 _HOUR_SQL = f"""
@@ -75,7 +78,8 @@ _LAST_VALUE_SQL = """
     UPDATE monitoring_series SET last_ts = x.lt, last_value = x.value
     FROM (
         SELECT latest.series_id, latest.lt, s.value
-        FROM latest JOIN monitoring_sample s ON s.series_id = latest.series_id AND s.ts = latest.lt
+        FROM latest JOIN monitoring_sample s
+            ON s.series_id = latest.series_id AND s.ts = latest.lt AND s.ts >= %s AND s.ts < %s
     ) AS x
     WHERE monitoring_series.id = x.series_id AND (monitoring_series.last_ts IS NULL OR monitoring_series.last_ts < x.lt)
 """
@@ -113,7 +117,7 @@ def _roll_up_batch(horizon: int) -> int:
         if not minutes:
             return 0
         cursor.execute(*_minutes_sql(minutes))
-        cursor.execute(_LAST_VALUE_SQL, [minutes[0], minutes[-1] + MINUTE_MS])
+        cursor.execute(_LAST_VALUE_SQL, [minutes[0], minutes[-1] + MINUTE_MS] * 2)
         for hour in sorted({minute - minute % HOUR_MS for minute in minutes}):
             cursor.execute(_HOUR_SQL, [hour, hour + HOUR_MS, hour])
     return len(minutes)
@@ -132,10 +136,11 @@ def _take_roll_up_lock(cursor: object) -> bool:
 
 @dataclass(frozen=True)
 class RetentionResult:
-    samples: int
+    samples: int  # raw rows deleted (SQLite); PostgreSQL drops whole partitions instead
     minute_rollups: int
     hour_rollups: int
     series: int
+    sample_partitions: int = 0
 
 
 _BATCH_DELETE = {
@@ -146,12 +151,18 @@ _BATCH_DELETE = {
 
 def apply_retention(now: int | None = None, *, time_budget_s: float = 50.0) -> RetentionResult:
     """Delete what is older than each horizon, in bounded batches, each its own transaction,
-    so that no lock is held for long. Stops after ``time_budget_s``; the next run goes on."""
+    so that no lock is held for long. Stops after ``time_budget_s``; the next run goes on.
+
+    Raw samples go a whole UTC day at a time, once the day has ended before the horizon:
+    PostgreSQL drops the day's partition, SQLite deletes its rows. They are thus kept for
+    ``RETENTION_RAW_S`` and up to one day more (queries never read past the horizon)."""
     now = now_ms() if now is None else now
     deadline = time.monotonic() + time_budget_s
     longest = max(settings.RETENTION_RAW_S, settings.RETENTION_1M_S, settings.RETENTION_1H_S) * 1000
+    sample_partitions, samples = _expire_raw_days(now - settings.RETENTION_RAW_S * 1000, deadline)
     return RetentionResult(
-        samples=_delete_batches("monitoring_sample", "ts < %s", now - settings.RETENTION_RAW_S * 1000, deadline),
+        sample_partitions=sample_partitions,
+        samples=samples,
         minute_rollups=_delete_batches(
             "monitoring_rollup", "resolution = 60 AND bucket < %s", now - settings.RETENTION_1M_S * 1000, deadline
         ),
@@ -160,6 +171,13 @@ def apply_retention(now: int | None = None, *, time_budget_s: float = 50.0) -> R
         ),
         series=_delete_batches("monitoring_series", "last_ts < %s", now - longest, deadline),
     )
+
+
+def _expire_raw_days(cutoff: int, deadline: float) -> tuple[int, int]:
+    """(partitions dropped, rows deleted): the raw samples of every UTC day ended by ``cutoff``."""
+    if partitions.active():
+        return partitions.drop_older_than(cutoff), 0
+    return 0, _delete_batches("monitoring_sample", "ts < %s", cutoff - cutoff % partitions.DAY_MS, deadline)
 
 
 def _delete_batches(table: str, where: str, cutoff: int, deadline: float) -> int:

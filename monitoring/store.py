@@ -1,7 +1,8 @@
 """The write path: ``write(samples)`` is the only way samples enter the database.
 
 One call is one transaction: series ids are resolved in bulk (an in-process cache, then
-one upsert for the unknown ones), samples go in with COPY on PostgreSQL or a bulk insert
+one upsert for the unknown ones), samples go in with COPY on PostgreSQL (into day
+partitions, a missing one created first: ``monitoring.partitions``) or a bulk insert
 on SQLite, duplicates of (series, timestamp) are ignored, and the minutes touched are
 marked for the rollup task (which also moves each series' last value forward: updating
 series rows here would cost every write a row lock per series and triple its time). After commit, the
@@ -25,12 +26,17 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from monitoring import partitions
 from monitoring.models import Series
 from monitoring.samples import InvalidSample, Labels, Sample, check_series, series_hash
+from opsboard import metrics
 
 logger = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
+# Times a sample may have: the years 1 to 9999, which name the day partitions on PostgreSQL.
+MIN_TS_MS = -62_135_596_800_000
+MAX_TS_MS = 253_402_300_799_999
 SeriesKey = tuple[str, Labels]
 
 
@@ -109,14 +115,18 @@ def write(
     batch = _checked_values(list(samples))
     if not batch:
         return WriteResult(0, 0, 0, 0)
+    minutes = _minutes([s.ts_ms for s in batch])
     with transaction.atomic():
+        # First: a partition created here is locked until commit, so nothing else may be held yet.
+        partitions.ensure({partitions.day_of(minute) for minute in minutes})
         ids, created = _resolve_series(batch, target_uid, max_new_series)
         written = _INSERT[connection.vendor](ids, batch)
-        _mark_dirty(_minutes([s.ts_ms for s in batch]))
+        _mark_dirty(minutes)
         subscribers = _subscribers()
         if subscribers:
             touched = Touched(ids, batch, target_uid)
             transaction.on_commit(lambda: _announce(subscribers, touched))
+    metrics.count_samples("poll" if target_uid else "push", len(batch))
     return WriteResult(len(batch), written, len(batch) - written, created)
 
 
@@ -134,8 +144,11 @@ def _with_float_value(s: Sample) -> Sample:
 
 
 def _minutes(stamps: list[int]) -> list[int]:
-    """The minutes the stamps fall in; every minute of the span when it is short (cheaper)."""
+    """The minutes the stamps fall in; every minute of the span when it is short (cheaper).
+    InvalidSample for a time outside the years 1 to 9999."""
     first, last = min(stamps), max(stamps)
+    if first < MIN_TS_MS or last > MAX_TS_MS:
+        raise InvalidSample(f"timestamp {first if first < MIN_TS_MS else last} ms is outside the years 1 to 9999")
     first -= first % MINUTE_MS
     if last - first <= 60 * MINUTE_MS:
         return list(range(first, last + 1, MINUTE_MS))
@@ -224,7 +237,9 @@ def _insert_postgresql(ids: list[int], batch: list[Sample]) -> int:
         with transaction.atomic(), connection.cursor() as cursor:
             _copy(cursor, "monitoring_sample", ids, batch)
         return len(batch)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if partitions.missing(exc):  # a day this process knew was dropped since (retention)
+            partitions.recreate({partitions.day_of(s.ts_ms) for s in batch})
         return _insert_postgresql_skipping_duplicates(ids, batch)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from monitoring import polling, rollups, runs
+from monitoring import partitions, polling, rollups, runs
 
 
 @shared_task(name="monitoring.roll_up", ignore_result=True)
@@ -16,9 +16,14 @@ def roll_up() -> str:
 def apply_retention() -> str:
     result = rollups.apply_retention()
     return (
-        f"deleted {result.samples} samples, {result.minute_rollups} minute and {result.hour_rollups} hour rollups, "
-        f"{result.series} series"
+        f"dropped {result.sample_partitions} sample partitions, deleted {result.samples} samples, "
+        f"{result.minute_rollups} minute and {result.hour_rollups} hour rollups, {result.series} series"
     )
+
+
+@shared_task(name="monitoring.create_partitions", ignore_result=True)
+def create_partitions() -> str:
+    return f"created {partitions.create_ahead(rollups.now_ms())} sample partitions"
 
 
 @shared_task(name="monitoring.dispatch_polls", ignore_result=True)

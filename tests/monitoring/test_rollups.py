@@ -144,12 +144,14 @@ def test_retention_removes_only_what_is_past_each_horizon(db, settings) -> None:
     settings.RETENTION_RAW_S, settings.RETENTION_1M_S, settings.RETENTION_1H_S = 3600, 7200, 4 * 3600
     settings.RETENTION_BATCH_ROWS = 100  # several batches
     now = T0 + 5 * 3_600_000
+    day = T0 - T0 % 86_400_000  # raw samples go a whole UTC day at a time, once it ended before the horizon
+    store.write([sample("r", {}, day - k * 60_000, 1.0) for k in range(1, 41)])  # the day before's last 40 minutes
     store.write([sample("r", {}, T0 + offset * 60_000, 1.0) for offset in range(0, 300)])
     store.write([sample("silent", {}, T0, 1.0)])
     rollups.roll_up(now)
-    result = rollups.apply_retention(now)
-    assert Sample.objects.order_by("ts").first().ts == now - 3_600_000
+    rollups.apply_retention(now)
+    assert not Sample.objects.filter(ts__lt=day).exists()
+    assert Sample.objects.count() == 300 + 1  # the horizon's day is kept whole
     assert Rollup.objects.filter(resolution=60).order_by("bucket").first().bucket == now - 7_200_000
     assert Rollup.objects.filter(resolution=3600).order_by("bucket").first().bucket == now - 4 * 3_600_000
-    assert result.samples == 240 + 1
     assert list(Series.objects.values_list("name", flat=True)) == ["r"]
