@@ -17,6 +17,7 @@ from alerts.models import AlertRule, AlertState, EscalationPolicy, Silence
 from alerts.schedule import Recurrence
 from monitoring.promql import PromQLError
 from opsboard.accounts import roles
+from opsboard.api_input import refuse_unstorable_query
 from opsboard.audit.services import Actor
 
 
@@ -128,6 +129,7 @@ class AlertListView(generics.ListAPIView):
     serializer_class = AlertSerializer
 
     def get_queryset(self) -> QuerySet[AlertState]:
+        refuse_unstorable_query(self.request)
         wanted = self.request.query_params.get("state")
         states = [wanted] if wanted else [AlertState.PENDING, AlertState.FIRING]
         return AlertState.objects.filter(state__in=states).select_related("rule").order_by("-changed_at")
@@ -135,7 +137,8 @@ class AlertListView(generics.ListAPIView):
 
 class SilenceSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uid", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    # Null for a silence the system made rather than a user.
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True)
     active = serializers.SerializerMethodField()
 
     class Meta:

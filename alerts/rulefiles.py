@@ -50,6 +50,7 @@ from monitoring.promql import (
     parse,
     parse_duration,
 )
+from opsboard.storable import storable
 
 ABSENT_SECONDS = 300  # Prometheus's lookback: absent() is true 5 minutes after the last sample
 SEVERITIES = ("critical", "warning", "info")
@@ -72,12 +73,18 @@ SEVERITY_ALIASES = {
 def severity_from_label(value: str) -> str | None:
     """Opsboard's severity for a ``severity`` label's value; None for one it does not know."""
     return SEVERITY_ALIASES.get(value.strip().lower())
+
+
 EXPORTED_KINDS = ("threshold", "absent")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _RULE_FIELDS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")
 _GROUP_FIELDS = ("name", "interval", "labels", "rules", "limit", "query_offset")
 _PULLED_ANNOTATIONS = ("runbook_url", "description")
 _UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
+# What a rule can hold (AlertRule's columns): longer names and URLs, NUL (which PostgreSQL
+# refuses) and lone surrogates (which YAML's \ud800 spells but UTF-8 cannot) are refused.
+MAX_NAME_LENGTH = 200
+MAX_RUNBOOK_URL_LENGTH = 500
 
 
 @dataclass
@@ -212,6 +219,8 @@ def _check_group(index: int, group: Any, names: set[str]) -> None:
     name = group.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _Malformed(f"group #{index + 1}: needs a name:", path)
+    if not storable(name):
+        raise _Malformed(f"group #{index + 1}: the name holds a NUL character or a lone surrogate", (*path, "name"))
     if name in names:
         raise _Malformed(f"group {name}: another group has the same name", (*path, "name"))
     names.add(name)
@@ -256,7 +265,7 @@ def _import_group(
 
 def _rule_title(rule: dict[str, Any], number: int) -> str:
     for key in ("alert", "record"):
-        if isinstance(rule.get(key), str) and rule[key].strip():
+        if isinstance(rule.get(key), str) and rule[key].strip() and storable(rule[key]):
             return rule[key]
     return f"#{number + 1}"
 
@@ -294,6 +303,7 @@ def _convert(group: str, rule: dict[str, Any], shared: Mapping[str, str]) -> dic
     else:
         severity = DEFAULT_SEVERITY
     pulled = {key: from_prometheus(annotations.pop(key, "")) for key in _PULLED_ANNOTATIONS}
+    _check_storable(name, pulled["runbook_url"], [expression, labels, annotations, pulled])
     return {
         "name": name,
         "group": group,
@@ -306,6 +316,17 @@ def _convert(group: str, rule: dict[str, Any], shared: Mapping[str, str]) -> dic
         "runbook_url": pulled["runbook_url"],
         "description": pulled["description"],
     }
+
+
+def _check_storable(name: str, runbook_url: str, texts: list[Any]) -> None:
+    """Refuses what AlertRule's columns cannot hold."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise _Refused(f"alert: the name has {len(name)} characters; at most {MAX_NAME_LENGTH} are allowed", "alert")
+    if len(runbook_url) > MAX_RUNBOOK_URL_LENGTH:
+        raise _Refused(f"annotations: runbook_url is longer than {MAX_RUNBOOK_URL_LENGTH} characters", "annotations")
+    for text in _strings([name, texts]):
+        if not storable(text):
+            raise _Refused(f"{_quoted(text, 40)} holds a NUL character or a lone surrogate, which cannot be stored")
 
 
 def _condition(expr: Any) -> tuple[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -28,7 +29,7 @@ from monitoring.cardinality import new_series_budget, spend_new_series
 from monitoring.labels import label_names, label_values
 from monitoring.promql import PromQLError, parse_duration, parse_selector
 from monitoring.query import FUNCTIONS, QueryError, matching_series, query_range
-from monitoring.samples import InvalidSample
+from monitoring.samples import LABEL_NAME, InvalidSample
 from opsboard.accounts import roles
 from opsboard.accounts.authentication import BearerTokenAuthentication
 
@@ -66,13 +67,23 @@ def parse_time(raw: str | None, name: str, default: float | None = None) -> int:
             raise BadData(f"missing parameter {name!r}")
         return round(default * 1000)
     try:
-        return round(float(raw) * 1000)
+        seconds = float(raw)
     except ValueError:
-        pass
+        seconds = _rfc3339_seconds(raw)
+    # NaN, ±Inf and times past int64 milliseconds (as Prometheus) are no time.
+    if seconds is None or not -MAX_TIME_S <= seconds <= MAX_TIME_S:
+        raise BadData(f"invalid parameter {name!r}: cannot parse {raw!r} to a valid timestamp")
+    return round(seconds * 1000)
+
+
+MAX_TIME_S = (2**63 - 1) // 1000
+
+
+def _rfc3339_seconds(raw: str) -> float | None:
     try:
-        return round(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() * 1000)
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        raise BadData(f"invalid parameter {name!r}: cannot parse {raw!r} to a valid timestamp") from None
+        return None
 
 
 def parse_step(raw: str | None) -> int:
@@ -95,8 +106,18 @@ class PrometheusReadView(APIView):
     required_scope = "read"
     parser_classes = [FormParser, MultiPartParser]
 
-    def params(self, request: Request) -> Any:
-        return request.data if request.method == "POST" else request.query_params
+    def params(self, request: Request) -> QueryDict:
+        """The query string; on POST the form body's values come first, as Prometheus reads them.
+
+        A POST without a form body parses to a plain dict: it adds nothing.
+        """
+        if request.method != "POST":
+            return request.query_params
+        merged = request.query_params.copy()
+        if isinstance(request.data, QueryDict):
+            for name in request.data:
+                merged.setlist(name, request.data.getlist(name) + merged.getlist(name))
+        return merged
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, BadData | QueryError | PromQLError):
@@ -229,6 +250,9 @@ class LabelsView(PrometheusReadView):
 class LabelValuesView(PrometheusReadView):
     @extend_schema(responses=READ_RESPONSES, operation_id="label_values")
     def get(self, request: Request, name: str) -> Response:
+        # As Prometheus; a name no sample can have (one with NUL failed PostgreSQL's query).
+        if not LABEL_NAME.match(name):
+            raise BadData(f"invalid label name: {name!r}")
         return prometheus_success(label_values(name))
 
 
@@ -245,6 +269,12 @@ class PushView(APIView):
     required_scope = "ingest"
     authentication_classes = [BearerTokenAuthentication]
     parser_classes: list = []
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # The token is looked up before post() runs: a database that is down fails there first.
+        if isinstance(exc, OperationalError | InterfaceError):
+            return database_unavailable(exc)
+        return super().handle_exception(exc)
 
     @extend_schema(
         request={
@@ -272,6 +302,7 @@ class PushView(APIView):
             200: inline_serializer("PushAccepted", {"accepted": serializers.IntegerField()}),
             400: OpenApiResponse(description="Malformed body; the error names the line or sample"),
             413: OpenApiResponse(description="Body or sample count over its limit; the error names the limit"),
+            415: OpenApiResponse(description="A Content-Encoding other than gzip"),
             422: OpenApiResponse(description="Refused samples (future, too old, too many new series)"),
             503: OpenApiResponse(description="The database is unavailable; retry after Retry-After seconds"),
         },

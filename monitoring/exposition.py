@@ -6,6 +6,7 @@ text is parsed again line by line to name the first line that fails on its own.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -48,7 +49,8 @@ def parse(
                 continue
             name = s.name.removesuffix("_total") if restore else s.name
             labels = _with_target_labels(s.labels, extra_labels) if extra_labels else s.labels
-            samples.append(Sample(name, make_labels(labels), _ts_ms(s.timestamp, default_ts_ms), float(s.value)))
+            ts_ms = _ts_ms(s.timestamp, default_ts_ms, s.name)
+            samples.append(Sample(name, make_labels(labels), ts_ms, float(s.value)))
     return samples
 
 
@@ -94,12 +96,19 @@ def _reason(exc: ValueError) -> str:
     return message
 
 
-def _ts_ms(timestamp: float | Timestamp | None, default_ts_ms: int) -> int:
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # Prometheus keeps timestamps as int64 milliseconds
+
+
+def _ts_ms(timestamp: float | Timestamp | None, default_ts_ms: int, name: str) -> int:
     if timestamp is None:
         return default_ts_ms
     if isinstance(timestamp, Timestamp):
-        return timestamp.sec * 1000 + timestamp.nsec // 1_000_000
-    return round(timestamp * 1000)
+        ts_ms = timestamp.sec * 1000 + timestamp.nsec // 1_000_000
+    else:  # a float: NaN, ±Inf and 1e308 (infinite in milliseconds) are no time
+        ts_ms = round(timestamp * 1000) if math.isfinite(timestamp * 1000) else None
+    if ts_ms is None or not _INT64_MIN <= ts_ms <= _INT64_MAX:
+        raise ExpositionError(0, f"sample {name}: timestamp {timestamp} is not a time in int64 milliseconds")
+    return ts_ms
 
 
 def is_openmetrics(content_type: str) -> bool:

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from monitoring import exposition
 from monitoring.samples import InvalidSample, Sample, check_series, make_labels, to_value
+from opsboard.storable import storable
+
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,10 @@ def _from_json(text: str, now_ms: int) -> list[Sample]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PushRefused(400, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise PushRefused(400, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise PushRefused(400, "malformed JSON: nested too deeply") from None
     if not isinstance(document, dict) or not isinstance(document.get("samples"), list):
         raise PushRefused(400, 'the JSON body must be an object {"samples": [...]}')
     return [_json_sample(item, index, now_ms) for index, item in enumerate(document["samples"])]
@@ -112,6 +119,8 @@ def _json_sample(item: object, index: int, now_ms: int) -> Sample:
         value = to_value(item.get("value"))
     except InvalidSample as exc:
         raise PushRefused(400, f"{where}.value: {exc}") from None
+    except OverflowError:  # JSON's integers have no bound; float64's do
+        raise PushRefused(400, f"{where}.value: the number is too large for a float64") from None
     built = Sample(str(item.get("name", "")), make_labels(labels), _json_ts(item.get("ts"), where, now_ms), value)
     _check_series(built, where)
     return built
@@ -121,9 +130,22 @@ def _json_ts(raw: object, where: str, now_ms: int) -> int:
     """``ts`` in seconds since the epoch (as Prometheus's API); absent means now."""
     if raw is None:
         return now_ms
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        raise PushRefused(400, f"{where}.ts must be a number of seconds since the epoch, got {raw!r}")
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not _finite(raw * 1000):
+        raise PushRefused(400, f"{where}.ts must be a number of seconds since the epoch, got {_shown(raw)}")
     return round(raw * 1000)
+
+
+def _finite(number: float) -> bool:
+    """Whether a JSON number is a finite float64 (JSON's integers have no bound)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
+def _shown(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _check_series(s: Sample, where: str) -> None:
@@ -131,6 +153,9 @@ def _check_series(s: Sample, where: str) -> None:
         check_series(s.name, s.labels)
     except InvalidSample as exc:
         raise PushRefused(400, f"{where}: {exc}") from None
+    for label, value in s.labels:
+        if not storable(value):
+            raise PushRefused(400, f"{where}: value of label {label!r} holds a NUL character or a lone surrogate")
 
 
 def _check_times(samples: list[Sample], now_ms: int, limits: PushLimits) -> None:
@@ -144,8 +169,10 @@ def _check_times(samples: list[Sample], now_ms: int, limits: PushLimits) -> None
                 limit="PUSH_MAX_FUTURE_S",
             )
         if s.ts_ms < limits.oldest_ms:
+            age, kept = (now_ms - s.ts_ms) / DAY_MS, (now_ms - limits.oldest_ms) / DAY_MS
             raise PushRefused(
                 422,
-                f"sample {index + 1} ({s.name}) is older than the raw retention and would be deleted at once",
+                f"sample {index + 1} ({s.name}) is {age:.1f} days old; raw samples are kept {kept:g} days, "
+                "so it would be deleted at once",
                 limit="RETENTION_RAW_DAYS",
             )

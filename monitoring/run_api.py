@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from monitoring.models import TrainingRun
 from monitoring.runs import finish_run, start_run
 from opsboard.accounts import roles
+from opsboard.api_input import refuse_unstorable_query
 from opsboard.audit.services import Actor
 
 
@@ -48,6 +49,7 @@ class RunListView(RunAccess, generics.ListCreateAPIView):
     serializer_class = RunSerializer
 
     def get_queryset(self) -> QuerySet[TrainingRun]:
+        refuse_unstorable_query(self.request)
         runs = TrainingRun.objects.all()
         for field in ("project", "status"):
             if self.request.query_params.get(field):

@@ -75,6 +75,11 @@ class TargetListView(TargetAccess, generics.ListCreateAPIView):
         model = serializer.Meta.model
         serializer.instance = create_target(model, serializer.validated_data, by=Actor.of(self.request))
 
+    def get_success_headers(self, data: Any) -> dict[str, str]:
+        """No Location: DRF takes it from a ``url`` field, which here is the target's scrape URL
+        (any text for a local node, and a newline in it failed the answer with a 500)."""
+        return {}
+
 
 class TargetDetailView(TargetAccess, generics.RetrieveUpdateDestroyAPIView):
     def perform_update(self, serializer: TargetSerializer) -> None:

@@ -89,6 +89,12 @@
     return lo;
   }
 
+  // Plotly reads a subset of HTML in trace names (<b>, <a href>, entities): names made of
+  // label values are escaped, so that they are drawn as the text they are.
+  function plotlyText(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   function seconds(ms) {
     return String(Math.round(ms) / 1000);
   }
@@ -418,7 +424,7 @@
     const trace = {
       type: "scatter",
       mode: xy.x.length < 3 ? "lines+markers" : "lines",
-      name: line.name,
+      name: plotlyText(line.name),
       x: xy.x,
       y: xy.y,
       connectgaps: false,

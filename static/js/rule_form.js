@@ -50,11 +50,16 @@
     );
   }
 
+  // Plotly reads a subset of HTML in trace names: label values are escaped to stay text.
+  function plotlyText(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   function draw(body) {
     const traces = body.series.map((series) => ({
       x: series.t.map((t) => new Date(t)),
       y: series.v,
-      name: series.name,
+      name: plotlyText(series.name),
       mode: "lines",
       line: { width: 1.5 },
     }));

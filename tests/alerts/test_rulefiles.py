@@ -505,7 +505,9 @@ EXPRESSIONS = [str(parse(expression)) for expression in EXPRESSIONS]
 SELECTORS = ["up", 'up{job="trainer"}', '{__name__=~"gpu_.*", node="a"}', 'training_loss{run!=""}']
 _names = st.text(alphabet=string.ascii_letters + string.digits + " _-:.", min_size=1, max_size=20).filter(str.strip)
 _label_names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
-_texts = st.text(max_size=40).map(from_prometheus)
+# What a rule can hold: no NUL and no lone surrogate (PostgreSQL's text refuses them, and so
+# does the importer).
+_texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40).map(from_prometheus)
 _conditions = st.one_of(
     st.builds(
         lambda expression, op, value: (expression, {"kind": "threshold", "op": op, "value": value}),
