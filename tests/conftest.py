@@ -12,6 +12,7 @@ from monitoring import store
 from opsboard.accounts import roles
 from opsboard.accounts.models import Role, User
 from opsboard.redis_client import redis_client
+from tests.alerts import incident_kit
 
 TEST_PREFIX = "opsboard-test"
 
@@ -30,6 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _fresh_state() -> None:
     """Each test empties the tables it wrote (rollback or flush); caches and counters follow."""
     store.forget_cached_series()
+    incident_kit.reset_clock()
     client = redis_client()
     keys = list(client.scan_iter(f"{TEST_PREFIX}:*", count=1000))
     if keys:
