@@ -33,19 +33,31 @@ arrived (``time.monotonic()``), so every latency below is measured on one clock.
    N is 20 (5 with --quick).
 4. Beside Prometheus + Alertmanager (skipped with --quick or without the ``prometheus`` and
    ``prometheus-alertmanager`` binaries): a gauge ``flip_gauge{flip="<n>"}`` served from here
-   flips from 0 to 1 at a random phase of the 15 s cycles, with a new ``flip`` label each time.
-   Prometheus scrapes and evaluates ``flip_gauge > 0.5`` every 15 s and alerts an Alertmanager
-   (``group_by: [alertname, flip]``, so each flip is a new group; default group_wait 30 s,
-   group_interval 5 min, repeat_interval 4 h) that posts to a receiver here. At the same time
-   Opsboard polls the gauge every 15 s (a ``prometheus`` model endpoint, a poller worker) and
-   pages a webhook channel for the same rule (grouped by ``flip``). From the flip to each
-   receiver getting its page: ``opsboard_flip_to_page_median_s``,
-   ``alertmanager_flip_to_page_median_s`` and ``page_latency_ratio`` = Opsboard / Alertmanager
-   (goal <= 0.25; theirs is expected near 44 s: half a scrape, half an evaluation, group_wait).
-   Both medians are mostly the random phase of the 15 s cycles, so with a few flips the ratio
-   moves; ``opsboard_scrape_to_page_median_s`` and ``prometheus_scrape_to_page_median_s`` are
-   from the first scrape that read the flip (noted by the gauge, by user agent) to the page.
-   6 flips, about a minute each (``--flips 2`` for a short run).
+   flips from 0 to 1, with a new ``flip`` label each time, at phases of the wall clock's 15 s
+   cycle spread evenly from a random start (see bench/alerts.py part 3). Prometheus scrapes
+   and evaluates ``flip_gauge > 0.5`` every 15 s and alerts an Alertmanager (default
+   group_wait 30 s, group_interval 5 min, repeat_interval 4 h) that posts to a receiver here.
+   At the same time Opsboard polls the gauge every 15 s (a ``prometheus`` model endpoint, a
+   poller worker) and pages a webhook channel for the same rule.
+
+   As in bench/alerts.py part 3, each side watches K copies of the gauge (8, ``--copies``),
+   all flipping at the same instant: Prometheus as K scrape jobs with one rule group each, so
+   the K copies draw K of its hash-chosen scrape-to-evaluation offsets (0 to 15 s, fixed per
+   copy for the run) instead of one; Opsboard as K model endpoints whose first polls are spread
+   evenly over 15 s. Alertmanager groups by ``[alertname, job, flip]`` and the Opsboard rule by
+   ``[job, flip]``, so every copy of every flip is its own group and its own incident: K pages
+   per side per flip, each after its own group_wait on Alertmanager's side. From the flip to
+   each page: ``opsboard_flip_to_page_median_s``, ``alertmanager_flip_to_page_median_s``
+   (medians over flips x copies, ``flip_samples``) and ``page_latency_ratio`` = Opsboard /
+   Alertmanager (goal <= 0.25). Averaged over the offsets, theirs is about 45 s (half a scrape,
+   half an evaluation, group_wait) and ours about 7.5 s (half a poll) plus the poll and the
+   page; ``prometheus_scrape_to_eval_s`` (the copies' mean offset), ``..._min_s``,
+   ``..._median_s`` and ``..._max_s`` show which offsets the run drew.
+   ``opsboard_scrape_to_page_median_s`` and ``prometheus_scrape_to_page_median_s`` are from the
+   first scrape of a copy that read the flip (noted by the gauge, by path and user agent) to
+   that copy's page: the part that is not the phase of the 15 s poll or scrape.
+   4 flips (``--flips``), about 1.5 minutes each: every copy must page on both sides, then
+   resolve, before the next.
 
 Everything runs on a scratch database and a Redis database of the run's own (see
 bench/alerts.py, whose helpers this reuses).
@@ -70,7 +82,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -106,7 +117,6 @@ from alerts.models import (  # noqa: E402
     NotificationChannel,
 )
 from alerts.rules import create_rule  # noqa: E402
-from monitoring.models import ModelEndpoint  # noqa: E402
 
 logger = logging.getLogger("bench")
 PAGE_METRIC, FLAKY_METRIC, FLIP_METRIC = "bench_page", "bench_flaky", "flip_gauge"
@@ -440,13 +450,14 @@ def retry_times(arrivals: list[Arrival], event: str) -> list[float]:
 
 
 class FlipGauge:
-    """/metrics with ``flip_gauge{flip="<n>"}``, served from a thread: each flip up carries a
-    new ``flip`` label, so it is a new Alertmanager group and a new Opsboard incident.
-    ``scraped[(scraper, flip)]``: when Opsboard or Prometheus first read a flip's 1."""
+    """/metrics with ``flip_gauge{flip="<n>"}``, served from a thread at every path (each copy
+    at ``_alertmanager.metrics_path(job)``); all copies flip together, and each flip up carries
+    a new ``flip`` label, so it is a new Alertmanager group and a new Opsboard incident per
+    copy. ``scraped[(scraper, job, flip)]``: when Opsboard or Prometheus first read a copy's 1."""
 
     def __init__(self) -> None:
         self.state = ("0", 0.0)  # one attribute, so that no scrape sees half a change
-        self.scraped: dict[tuple[str, str], float] = {}
+        self.scraped: dict[tuple[str, str, str], float] = {}
         gauge = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -454,7 +465,8 @@ class FlipGauge:
                 flip, value = gauge.state
                 if value:
                     scraper = "opsboard" if self.headers.get("User-Agent", "").startswith("Opsboard") else "prometheus"
-                    gauge.scraped.setdefault((scraper, flip), time.monotonic())
+                    job = self.path.strip("/").split("/")[0]
+                    gauge.scraped.setdefault((scraper, job, flip), time.monotonic())
                 body = f'# TYPE {FLIP_METRIC} gauge\n{FLIP_METRIC}{{flip="{flip}"}} {value}\n'.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -480,21 +492,31 @@ def prometheus_alerts(client: httpx.Client, flip: str) -> list[dict]:
     return [a for a in alerts if a["labels"].get("flip") == flip]
 
 
-def alertmanager_page(flip: str) -> Callable[[Arrival], bool]:
-    def match(a: Arrival) -> bool:
-        alerts = a.body.get("alerts") or []
-        return a.body.get("status") == "firing" and any(x.get("labels", {}).get("flip") == flip for x in alerts)
+def alertmanager_pages(receivers: Receivers, flip: str) -> dict[str, float]:
+    """By job: when the receiver got Alertmanager's first firing message for ``flip``."""
+    found: dict[str, float] = {}
+    for a in receivers.at("/alertmanager"):
+        if a.accepted and a.body.get("status") == "firing":
+            for alert in a.body.get("alerts") or []:
+                labels = alert.get("labels") or {}
+                if alert.get("status") == "firing" and labels.get("flip") == flip:
+                    found.setdefault(labels.get("job", ""), a.at)
+    return found
 
-    return match
 
-
-def opsboard_page(event: str, flip: str) -> Callable[[Arrival], bool]:
-    return lambda a: a.event == event and a.incident.get("labels", {}).get("flip") == flip
+def opsboard_pages(receivers: Receivers, event: str, flip: str) -> dict[str, float]:
+    """By job: when the receiver got Opsboard's first ``event`` message for ``flip``."""
+    found: dict[str, float] = {}
+    for a in receivers.at("/flip"):
+        labels = a.incident.get("labels") or {}
+        if a.accepted and a.event == event and labels.get("flip") == flip:
+            found.setdefault(labels.get("job", ""), a.at)
+    return found
 
 
 @dataclass
 class Side:
-    """What part 4 needs: the binaries, the receivers, and where to run."""
+    """What part 4 needs: the binaries, the receivers, where to run, and how many copies."""
 
     prometheus: str
     alertmanager: str
@@ -503,43 +525,43 @@ class Side:
     processes: _processes.Processes
     env: dict[str, str]
     beat: Beat
+    copies: int
 
 
 def beside_alertmanager(side: Side, flips: int) -> FlipTimes:
-    """Seconds from each flip to the page, for Opsboard and for Prometheus + Alertmanager."""
+    """Seconds from each flip to each copy's page, for Opsboard and for Prometheus + Alertmanager."""
     gauge = FlipGauge()
+    jobs = _alertmanager.copy_jobs(side.copies)
     try:
-        ModelEndpoint.objects.create(
-            name="bench-flip",
-            kind="prometheus",
-            url=f"http://127.0.0.1:{gauge.port}/metrics",
-            interval_s=15,
-            timeout_s=5,
-            queue="polls",
-            config={"family": "none"},
-        )
+        bench_alerts.flip_endpoints(gauge.port, jobs)
         policy = webhook_policy("bench-flip", f"{side.receivers.url}/flip")
-        rule = paging_rule("bench flip", FLIP_METRIC, 0.5, policy, ["flip"])
+        rule = paging_rule("bench flip", FLIP_METRIC, 0.5, policy, ["job", "flip"])  # an incident per copy
         side.processes.celery_worker("poller", "polls", 16, side.env)
         am = _alertmanager.start_alertmanager(
-            side.alertmanager, f"{side.receivers.url}/alertmanager", ["alertname", "flip"], side.workdir, side.processes
+            side.alertmanager,
+            f"{side.receivers.url}/alertmanager",
+            ["alertname", "job", "flip"],  # a group per copy and flip
+            side.workdir,
+            side.processes,
         )
+        alert = ("BenchFlip", FLIP_METRIC, "> 0.5")
         prometheus = _alertmanager.start_prometheus(
-            side.prometheus, gauge.port, am, ("BenchFlip", f"{FLIP_METRIC} > 0.5"), side.workdir, side.processes
+            side.prometheus, gauge.port, jobs, alert, side.workdir, side.processes, am
         )
         side.beat.polls = True
         with httpx.Client(base_url=prometheus, timeout=5) as client:
             bench_alerts.wait_until(
                 lambda: (
-                    bench_alerts.prometheus_has_series(client)
-                    and AlertRule.objects.filter(pk=rule.pk, last_eval_ms__isnull=False).exists()
+                    bench_alerts.polled_all(jobs) and _alertmanager.scraped_and_evaluated(client, FLIP_METRIC, jobs)
                 ),
-                "both to have scraped and evaluated the gauge once",
+                "both to have scraped every copy once",
                 side.processes,
                 timeout_s=90,
                 every_s=0.1,
             )
-            return flip_many(side, gauge, client, rule, flips)
+            times = flip_many(side, gauge, client, rule, flips)
+            times.offsets = _alertmanager.scrape_to_eval_offsets(client)
+            return times
     finally:
         side.beat.polls = False
         gauge.close()
@@ -547,45 +569,55 @@ def beside_alertmanager(side: Side, flips: int) -> FlipTimes:
 
 @dataclass
 class FlipTimes:
-    """Seconds from each flip to the page, and from the first scrape that saw it to the page."""
+    """Seconds from each flip to each copy's page, and from the first scrape of the copy that
+    saw it to the page; by job, Prometheus's seconds from its scrape to its next evaluation."""
 
     ours: list[float] = field(default_factory=list)
     theirs: list[float] = field(default_factory=list)
     ours_after_scrape: list[float] = field(default_factory=list)
     theirs_after_scrape: list[float] = field(default_factory=list)
+    offsets: dict[str, float] = field(default_factory=dict)
 
 
 def flip_many(side: Side, gauge: FlipGauge, client: httpx.Client, rule: AlertRule, flips: int) -> FlipTimes:
-    rng = random.Random()
+    jobs = _alertmanager.copy_jobs(side.copies)
     times = FlipTimes()
-    for number in range(1, flips + 1):
-        time.sleep(rng.uniform(0, 15))  # a random phase of both 15 s cycles
+    for number, phase in enumerate(bench_alerts.flip_phases(flips), 1):
+        time.sleep(bench_alerts.until_phase(phase))
         flip = str(number)
         gauge.state = (flip, 1.0)
         flipped = time.monotonic()
-        opsboard = partial(side.receivers.first, "/flip", opsboard_page("triggered", flip))
-        alertmanager = partial(side.receivers.first, "/alertmanager", alertmanager_page(flip))
         bench_alerts.wait_until(
-            lambda opsboard=opsboard, alertmanager=alertmanager: bool(opsboard() and alertmanager()),
-            "both to page",
+            lambda flip=flip: (
+                len(opsboard_pages(side.receivers, "triggered", flip))
+                == len(alertmanager_pages(side.receivers, flip))
+                == len(jobs)
+            ),
+            "every copy to page on both",
             side.processes,
             timeout_s=FLIP_TIMEOUT_S,
             every_s=0.1,
         )
-        ours, theirs = opsboard().at, alertmanager().at  # when the receivers got the pages
-        times.ours.append(ours - flipped)
-        times.theirs.append(theirs - flipped)
-        times.ours_after_scrape.append(ours - gauge.scraped["opsboard", flip])
-        times.theirs_after_scrape.append(theirs - gauge.scraped["prometheus", flip])
-        logger.info("flip %d: Opsboard %.1f s, Alertmanager %.1f s", number, times.ours[-1], times.theirs[-1])
+        ours, theirs = opsboard_pages(side.receivers, "triggered", flip), alertmanager_pages(side.receivers, flip)
+        for job in jobs:
+            times.ours.append(ours[job] - flipped)
+            times.theirs.append(theirs[job] - flipped)
+            times.ours_after_scrape.append(ours[job] - gauge.scraped["opsboard", job, flip])
+            times.theirs_after_scrape.append(theirs[job] - gauge.scraped["prometheus", job, flip])
+        logger.info(
+            "flip %d: Opsboard %s s; Alertmanager %s s",
+            number,
+            bench_alerts.seconds_text(times.ours[-len(jobs) :]),
+            bench_alerts.seconds_text(times.theirs[-len(jobs) :]),
+        )
         gauge.state = (flip, 0.0)
         bench_alerts.wait_until(
             lambda flip=flip: (
-                side.receivers.first("/flip", opsboard_page("resolved", flip)) is not None
+                len(opsboard_pages(side.receivers, "resolved", flip)) == len(jobs)
                 and not prometheus_alerts(client, flip)
                 and not AlertState.objects.filter(rule=rule, state=AlertState.FIRING).exists()
             ),
-            "both to resolve",
+            "every copy to resolve on both",
             side.processes,
             timeout_s=FLIP_TIMEOUT_S,
             every_s=0.2,
@@ -609,7 +641,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 pages, 5 flaky pages, no Prometheus/Alertmanager")
     parser.add_argument("--pages", type=int, default=None, help="pages timed (20; 5 with --quick)")
     parser.add_argument("--flaky-pages", type=int, default=None, help="pages to the failing receiver (20; 5)")
-    parser.add_argument("--flips", type=int, default=6, help="flips beside Alertmanager, ~1 min each (6)")
+    parser.add_argument("--flips", type=int, default=4, help="flips beside Alertmanager, ~1.5 min each (4)")
+    parser.add_argument("--copies", type=int, default=8, help="copies of the gauge and its rule on each side (8)")
     args = parser.parse_args()
     pages = args.pages or (5 if args.quick else 20)
     flaky = args.flaky_pages or (5 if args.quick else 20)
@@ -660,15 +693,22 @@ def main() -> None:
             why = "--quick" if args.quick else "no prometheus or prometheus-alertmanager binary"
             logger.info("beside Prometheus + Alertmanager: skipped (%s)", why)
             return
-        side = Side(binaries[0], binaries[1], receivers, workdir, processes, env, beat)
+        side = Side(binaries[0], binaries[1], receivers, workdir, processes, env, beat, args.copies)
         times = beside_alertmanager(side, args.flips)
         ours, theirs = statistics.median(times.ours), statistics.median(times.theirs)
-        _django.figure("flips", len(times.ours))
+        offsets = list(times.offsets.values())
+        _django.figure("flips", args.flips)
+        _django.figure("flip_copies", args.copies)
+        _django.figure("flip_samples", len(times.ours))
         _django.figure("opsboard_flip_to_page_median_s", ours, 2)
         _django.figure("alertmanager_flip_to_page_median_s", theirs, 2)
         _django.figure("page_latency_ratio", ours / theirs, 2)
         _django.figure("opsboard_scrape_to_page_median_s", statistics.median(times.ours_after_scrape), 2)
         _django.figure("prometheus_scrape_to_page_median_s", statistics.median(times.theirs_after_scrape), 2)
+        _django.figure("prometheus_scrape_to_eval_s", statistics.mean(offsets), 2)
+        _django.figure("prometheus_scrape_to_eval_min_s", min(offsets), 2)
+        _django.figure("prometheus_scrape_to_eval_median_s", statistics.median(offsets), 2)
+        _django.figure("prometheus_scrape_to_eval_max_s", max(offsets), 2)
 
 
 if __name__ == "__main__":

@@ -71,3 +71,30 @@ def test_alerts_benchmark_prints_its_figures(postgresql) -> None:
     assert float(figures["eval_pass_fraction"]) > 0
     assert float(figures["fire_median_ms"]) > 0
     assert "fire_latency_ratio" not in figures  # --quick leaves Prometheus out
+
+
+def test_partitions_benchmark_prints_its_ratios(postgresql) -> None:
+    figures = run_bench("partitions.py")
+    assert int(figures["partition_samples"]) == 100_000
+    assert float(figures["partition_ingest_ratio"]) > 0
+    assert float(figures["retention_drop_ms"]) > 0
+    assert float(figures["retention_delete_ms"]) > 0
+
+
+def test_load_benchmark_loses_nothing_under_concurrent_clients(postgresql) -> None:
+    figures = run_bench("load.py")
+    assert int(figures["push_requests"]) > 0
+    assert int(figures["push_errors"]) == 0
+    assert int(figures["push_samples_lost"]) == 0
+    assert float(figures["push_p95_ms"]) > 0
+    assert float(figures["push_ratio"]) > 0
+    assert int(figures["ws_clients"]) == 200
+    assert int(figures["ws_writes"]) == 5
+    assert int(figures["ws_missed"]) == 0
+    assert 0 < float(figures["ws_fanout_median_ms"]) <= float(figures["ws_fanout_p95_ms"])
+    assert int(figures["overview_users"]) == 20
+    assert int(figures["overview_errors"]) == 0
+    assert int(figures["healthz_errors"]) == 0
+    assert float(figures["overview_rps"]) > 0
+    assert float(figures["overview_rps_ratio"]) > 0
+    assert int(figures["daphne_errors"]) == 0
