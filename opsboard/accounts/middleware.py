@@ -17,13 +17,17 @@ from opsboard.accounts.permissions import declared_role
 logger = logging.getLogger(__name__)
 
 
-class FailClosedMiddleware:
+class ViewMiddleware:
+    """A middleware that acts only in ``process_view``, once the view is known."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
+
+class FailClosedMiddleware(ViewMiddleware):
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
@@ -50,17 +54,11 @@ EXEMPT_VIEWS = frozenset(
 )
 
 
-class RequireSecondFactorMiddleware:
+class RequireSecondFactorMiddleware(ViewMiddleware):
     """With ``OPSBOARD_REQUIRE_TOTP_FOR_ADMINS``, an Admin without a second factor can use
     nothing but the pages that set one up (and signing out): other pages redirect there, and
     API calls made with the browser session get 403. API tokens are not affected: they are
     credentials of their own, and a second factor guards only the interactive sign-in."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], args: Any, kwargs: Any

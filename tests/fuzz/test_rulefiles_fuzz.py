@@ -8,6 +8,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from alerts.rulefiles import MAX_NAME_LENGTH, ImportResult, export_rules, parse_rule_file
+from opsboard.storable import storable
 from tests.fuzz.profiles import fuzz
 from tests.fuzz.strategies import near_valid_rule_files, yaml_values
 
@@ -18,14 +19,6 @@ YAML_PIECES = [
     ".inf", ".nan", "1e400",
 ]  # fmt: skip
 yamlish = st.lists(st.sampled_from(YAML_PIECES), max_size=25).map("".join)
-
-
-def storable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def strings(value: object) -> list[str]:
