@@ -7,6 +7,8 @@ handed to the delivery task once it commits.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,8 +47,11 @@ class Recipient:
 
     @property
     def key(self) -> str:
+        """Who and where, for the outbox's idempotency key: the address by its digest, so that
+        no secret of it (a webhook URL, a token) is kept in the clear."""
         owner = f"user:{self.user.pk}" if self.user else f"channel:{self.channel.pk}" if self.channel else self.name
-        return f"{owner}:{self.kind}:{sorted(self.config.items())!r}"[:150]
+        address = hashlib.sha256(json.dumps(self.config, sort_keys=True, default=str).encode()).hexdigest()
+        return f"{owner[:80]}:{self.kind}:{address}"
 
 
 def queue_for(incident: Incident) -> str:

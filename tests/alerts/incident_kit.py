@@ -4,6 +4,7 @@ policies, channels, and a recording webhook receiver on loopback."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -34,8 +35,9 @@ _last_ms = [0]
 
 
 def now_ms() -> int:
-    """Now to the second, and never the same instant twice: each write is a new sample."""
-    _last_ms[0] = max(int(time.time()) * 1000, _last_ms[0] + 1000)
+    """Now, rounded up to the second (never before what ``timezone.now()`` said a moment ago),
+    and never the same instant twice: each write is a new sample."""
+    _last_ms[0] = max(math.ceil(time.time()) * 1000, _last_ms[0] + 1000)
     return _last_ms[0]
 
 

@@ -190,10 +190,6 @@ def test_rotation_leaves_and_reports_what_no_key_opens() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts/paging.py Recipient.key embeds the recipient's config (URL, secret) in Notification.key",
-)
 @override_settings(OPSBOARD_ENCRYPTION_KEYS=[NEW])
 def test_no_column_of_the_outbox_holds_a_plain_secret() -> None:
     make_policy(webhook("team"))
