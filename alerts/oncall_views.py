@@ -157,11 +157,7 @@ def schedule_delete(request: HttpRequest, uid: Any) -> HttpResponse:
         policies = ", ".join(sorted({step.policy.name for step in steps}))
         messages.error(request, f"{schedule.name} is a step of {policies}: remove it from there first.")
         return redirect("oncall:schedule", uid=schedule.uid)
-    by = Actor.of(request)
-    with transaction.atomic():
-        for child in [*schedule.overrides.all(), *schedule.layers.all()]:
-            setup.delete(child, by=by)
-        setup.delete(schedule, by=by)
+    setup.delete(schedule, by=Actor.of(request), parts=[*schedule.overrides.all(), *schedule.layers.all()])
     messages.success(request, f"Deleted the schedule {schedule.name}.")
     return redirect("oncall:index")
 
@@ -348,11 +344,7 @@ def policy_delete(request: HttpRequest, uid: Any) -> HttpResponse:
     if policy.is_default:
         messages.error(request, f"{policy.name} is the default policy: make another one the default first.")
         return redirect("oncall:policy", uid=policy.uid)
-    by = Actor.of(request)
-    with transaction.atomic():
-        for step in policy.steps.all():
-            setup.delete(step, by=by)
-        setup.delete(policy, by=by)
+    setup.delete(policy, by=Actor.of(request), parts=policy.steps.all())
     messages.success(request, f"Deleted the policy {policy.name}.")
     return redirect("oncall:policies")
 

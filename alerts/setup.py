@@ -5,6 +5,7 @@ encrypted (``SECRET_CONFIG_KEYS``, see opsboard/crypto.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models, transaction
@@ -44,10 +45,13 @@ def update(obj: models.Model, values: dict[str, Any], *, by: Actor) -> models.Mo
     return obj
 
 
-def delete(obj: models.Model, *, by: Actor) -> None:
-    model = type(obj)
+def delete(obj: models.Model, *, by: Actor, parts: Iterable[models.Model] = ()) -> None:
+    """Delete ``obj``; ``parts`` (its layers, steps, …) are deleted first, each audited too,
+    rather than left to the cascade, which would leave no trace of them in the log."""
     with transaction.atomic():
-        record(f"{model._meta.model_name}.delete", by=by, obj=obj)
+        for part in parts:
+            delete(part, by=by)
+        record(f"{type(obj)._meta.model_name}.delete", by=by, obj=obj)
         obj.delete()
 
 
