@@ -308,7 +308,7 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_CLIENT_IP_CALLABLE = "opsboard.accounts.lockout.client_address"  # honours OPSBOARD_TRUST_X_FORWARDED_FOR
+AXES_CLIENT_IP_CALLABLE = "opsboard.audit.services.client_ip"  # the audit log's address, proxy-aware
 AXES_LOCKOUT_CALLABLE = "opsboard.accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = True  # a successful sign-in forgets that address's earlier failures
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already

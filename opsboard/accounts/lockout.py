@@ -8,7 +8,6 @@ wrong second-factor codes counted like wrong passwords, and who is locked out no
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,28 +19,6 @@ from django.db.models import Max, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-
-from opsboard.audit.services import client_ip
-
-
-def client_address(request: HttpRequest) -> str | None:
-    """The address a lockout is keyed on: the audit log's (X-Forwarded-For only when trusted).
-
-    A forwarded value that is not an IP address falls back to the connection's address, so
-    that a malformed header neither breaks the sign-in nor escapes the count.
-    """
-    for candidate in (client_ip(request), request.META.get("REMOTE_ADDR")):
-        if candidate and _is_ip(candidate):
-            return candidate
-    return None
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def failure_limit() -> int:

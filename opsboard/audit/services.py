@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,12 +48,22 @@ class Actor:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address; from X-Forwarded-For only when a trusted proxy sets it."""
+    """The client's address: the connection's, or behind a trusted proxy the last entry of
+    X-Forwarded-For, the one that proxy appended (the entries before it are whatever the
+    client sent, so trusting the first would let anyone choose their address). A value that
+    is no IP address falls back to the connection's."""
+    candidates = [request.META.get("REMOTE_ADDR", "")]
     if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR") or None
+        candidates.insert(0, request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip())
+    return next((candidate for candidate in candidates if _is_ip(candidate)), None)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:

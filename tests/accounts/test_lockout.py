@@ -13,8 +13,8 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from opsboard.accounts import lockout
 from opsboard.audit.models import AuditEvent
+from opsboard.audit.services import client_ip
 from opsboard.env import ConfigError
 from tests.conftest import PASSWORD, client_for
 
@@ -83,20 +83,35 @@ def test_a_successful_sign_in_forgets_earlier_failures(viewer) -> None:
 
 def test_the_forwarded_address_counts_behind_a_trusted_proxy(settings, viewer) -> None:
     settings.TRUST_X_FORWARDED_FOR = True
-    fail(viewer.username, 5, address="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.5, 127.0.0.1")
+    fail(viewer.username, 5, address="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.5")
     assert sign_in(viewer.username, PASSWORD, "127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.6").status_code == 302
     assert sign_in(viewer.username, PASSWORD, "127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 429
     assert AuditEvent.objects.filter(action="auth.lockout", actor_ip="203.0.113.5").count() == 2
 
 
+def test_entries_the_client_put_before_the_proxys_do_not_escape_the_count(settings, viewer) -> None:
+    """The proxy appends the address it saw; what comes before it is the client's to choose."""
+    settings.TRUST_X_FORWARDED_FOR = True
+    for n in range(5):
+        sign_in(viewer.username, "wrong", "127.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 203.0.113.5")
+    assert (
+        sign_in(viewer.username, PASSWORD, "127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.9, 203.0.113.5").status_code
+        == 429
+    )
+
+
 def test_a_forwarded_value_that_is_no_address_falls_back_to_the_connections(settings) -> None:
     settings.TRUST_X_FORWARDED_FOR = True
     factory = RequestFactory()
-    assert lockout.client_address(factory.post("/login/", HTTP_X_FORWARDED_FOR="203.0.113.5, 10.0.0.1")) == (
-        "203.0.113.5"
-    )
-    assert lockout.client_address(factory.post("/login/", HTTP_X_FORWARDED_FOR="unknown")) == "127.0.0.1"
-    assert lockout.client_address(factory.post("/login/", REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="x")) is None
+    assert client_ip(factory.post("/login/", HTTP_X_FORWARDED_FOR="10.0.0.1, 203.0.113.5")) == "203.0.113.5"
+    assert client_ip(factory.post("/login/", HTTP_X_FORWARDED_FOR="unknown")) == "127.0.0.1"
+    assert client_ip(factory.post("/login/", REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="x")) is None
+
+
+def test_a_failed_sign_in_with_a_malformed_forwarded_header_is_audited(settings, viewer) -> None:
+    settings.TRUST_X_FORWARDED_FOR = True
+    assert sign_in(viewer.username, "wrong", "127.0.0.1", HTTP_X_FORWARDED_FOR="unknown").status_code == 200
+    assert AuditEvent.objects.filter(action="auth.login_failed", actor_ip="127.0.0.1").count() == 1
 
 
 def test_the_forwarded_address_is_ignored_without_a_trusted_proxy(viewer) -> None:
