@@ -20,11 +20,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Field, FloatField, Q, TextField, Value, When
 
-from alerts import incidents, matchers
+from alerts import incidents, matchers, silences
 from alerts.conditions import CONDITIONS
 from alerts.conditions.base import SeriesGrid
 from alerts.models import AlertRule, AlertState, AlertTransition, Silence
-from alerts.schedule import Recurrence, active
 from alerts.statemachine import INACTIVE, AlertStatus, advance
 from monitoring.promql import PromQLError, Selector, parse, selectors_of
 from monitoring.query import matching_series, query_grid, series_catalogue
@@ -88,13 +87,13 @@ class Context:
 
     @classmethod
     def load(cls, now: datetime) -> Context:
-        silences = [
+        muting = [
             matchers.parse_matchers(s.matchers)
             for s in Silence.objects.filter(expired_at__isnull=True, starts_at__lte=now)
-            if active(s.starts_at, s.ends_at, Recurrence.from_dict(s.recurrence) if s.recurrence else None, now)
+            if silences.is_active(s, now)
         ]
         firing = list(AlertState.objects.filter(state=AlertState.FIRING).values_list("rule_id", "labels"))
-        return cls(now, silences, firing)
+        return cls(now, muting, firing)
 
     def silenced(self, labels: dict[str, str]) -> bool:
         return any(matchers.matches(found, labels) for found in self.silences)

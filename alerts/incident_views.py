@@ -40,7 +40,7 @@ FILTERS = ("status", "severity", "model", "assignee")
 
 def filtered(request: HttpRequest) -> QuerySet[Incident]:
     """Open first, newest first; narrowed by status, severity, model (a group label) and assignee."""
-    found = Incident.objects.select_related("assignee", "rule")
+    found = Incident.objects.select_related("assignee", "acknowledged_by", "rule")
     status = request.GET.get("status", "open")
     if status == "open":
         found = found.filter(status__in=Incident.OPEN)

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts import live, paging, templating
+from alerts import live, paging, silences, templating
 from alerts.models import AlertRule, AlertState, ExternalAlert, Incident, IncidentEvent, Silence
 from alerts.policies import policy_for, policy_snapshot
 from alerts.timeline import timeline
@@ -227,14 +227,8 @@ def _resolve(incident: Incident, by: Actor, text: str = "", via: str = "system")
     live.announce()
     record("incident.resolve", by=by, obj=incident, changes={"via": via, "comment": text})
     paging.tell_paged(incident, "resolved", now)
-    for silence in Silence.objects.select_for_update().filter(
-        incident=incident, expire_with_incident=True, expired_at=None
-    ):
-        silence.expired_at = now
-        silence.save(update_fields=["expired_at"])
-        record(
-            "silence.expire", by=Actor.system("alerts"), obj=silence, changes={"reason": f"{incident.code} resolved"}
-        )
+    for silence in Silence.objects.filter(incident=incident, expire_with_incident=True, expired_at=None):
+        silences.expire_silence(silence, by=Actor.system("alerts"), reason=f"{incident.code} resolved")
 
 
 def reassign(incident: Incident, user: User | None, *, by: Actor) -> Incident:

@@ -32,13 +32,13 @@ def create_silence(values: dict[str, Any], *, by: Actor) -> Silence:
     return silence
 
 
-def expire_silence(silence: Silence, *, by: Actor) -> Silence:
+def expire_silence(silence: Silence, *, by: Actor, reason: str | None = None) -> Silence:
     with transaction.atomic():
         silence = Silence.objects.select_for_update().get(pk=silence.pk)
         if silence.expired_at is None:
             silence.expired_at = timezone.now()
             silence.save(update_fields=["expired_at"])
-            record("silence.expire", by=by, obj=silence)
+            record("silence.expire", by=by, obj=silence, changes={"reason": reason} if reason else None)
     return silence
 
 

@@ -326,8 +326,6 @@ class PushView(APIView):
             return _refused(422, message, "PUSH_MAX_NEW_SERIES_PER_MINUTE")
         except InvalidSample as exc:
             return _refused(400, str(exc))
-        except (OperationalError, InterfaceError) as exc:
-            return database_unavailable(exc)
 
     def _push(self, request: Request, now_ms: int, limits: push.PushLimits) -> Response:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -10,13 +10,14 @@ to store them: a slow hash protects guessable secrets, and these are not guessab
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
 
 import pyotp
 import segno
+
+from opsboard.accounts import tokens
 
 STEP_S = 30
 DIGITS = 6
@@ -89,4 +90,4 @@ def is_recovery_shaped(code: str) -> bool:
 
 def recovery_digest(code: str) -> str:
     """The stored form of a recovery code, whatever spacing, dashes or case it was typed with."""
-    return hashlib.sha256(normalise(code).encode()).hexdigest()
+    return tokens.digest_of(normalise(code))

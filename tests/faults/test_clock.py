@@ -18,8 +18,8 @@ from monitoring import sdk
 from monitoring.models import Sample, Series
 from opsboard.accounts import services
 from opsboard.audit.services import Actor
-from tests.faults.services import free_port
 from tests.faults.stack import Stack, wait_until
+from tests.servers import free_port
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)

@@ -17,8 +17,8 @@ from django.test import Client
 
 from monitoring import sdk
 from opsboard.accounts import services
-from tests.faults.services import free_port
 from tests.faults.stack import Stack, wait_until
+from tests.servers import free_port
 
 logger = logging.getLogger(__name__)
 

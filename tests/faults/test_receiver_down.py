@@ -16,8 +16,8 @@ import time
 import pytest
 
 from tests.faults.loopback import Receiver, Ticker
-from tests.faults.services import free_port
 from tests.faults.stack import Stack, wait_until
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 logger = logging.getLogger(__name__)

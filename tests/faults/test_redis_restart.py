@@ -24,8 +24,8 @@ import pytest
 from tests import servers
 from tests.e2e.conftest import CHROMIUM_ARGS, VIEWPORT, chromium_path, wait_charts_ready, wait_live
 from tests.faults.loopback import Receiver
-from tests.faults.services import free_port
 from tests.faults.stack import Stack, wait_until
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 logger = logging.getLogger(__name__)
