@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.links import make_link
-from alerts.messages import Message
+from alerts.messages import MAX_PAYLOAD_ALERTS, Message
 from alerts.models import AlertState, ExternalAlert, Incident, Notification, NotificationAttempt
 from alerts.timeline import timeline
 from alerts.transports import TRANSPORTS
@@ -208,6 +208,7 @@ def message_for(notification: Notification) -> Message:
         resolve_url=make_link(incident, "resolve", user, via) if links else None,
         labels=incident.group_labels,
         alerts=_alerts(incident),
+        alerts_total=incident.alerts.count() + incident.external_alerts.count(),
         summary=incident.summary,
         delivery_id=str(notification.uid),
         recipient=notification.recipient_name,
@@ -215,6 +216,8 @@ def message_for(notification: Notification) -> Message:
 
 
 def _alerts(incident: Incident) -> list[dict]:
+    """The newest MAX_PAYLOAD_ALERTS of each kind: what a webhook carries, and more than mail
+    and Slack show (the message's ``alerts_total`` counts them all)."""
     own = [
         {
             "labels": a.labels,
@@ -222,10 +225,10 @@ def _alerts(incident: Incident) -> list[dict]:
             "value": a.last_value,
             "started_at": (a.fired_at or a.changed_at).isoformat(),
         }
-        for a in AlertState.objects.filter(incident=incident).order_by("-changed_at")[:20]
+        for a in AlertState.objects.filter(incident=incident).order_by("-changed_at")[:MAX_PAYLOAD_ALERTS]
     ]
     external = [
         {"labels": a.labels, "annotations": a.annotations, "value": None, "started_at": a.starts_at.isoformat()}
-        for a in ExternalAlert.objects.filter(incident=incident).order_by("-starts_at")[:20]
+        for a in ExternalAlert.objects.filter(incident=incident).order_by("-starts_at")[:MAX_PAYLOAD_ALERTS]
     ]
     return own + external

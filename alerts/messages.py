@@ -45,9 +45,14 @@ class Message:
     resolve_url: str | None
     labels: dict[str, str] = field(default_factory=dict)
     alerts: list[dict] = field(default_factory=list)
+    alerts_total: int | None = None  # all the incident's alerts; ``alerts`` may hold fewer
     summary: str = ""
     delivery_id: str = ""
     recipient: str = ""
+
+    @property
+    def total(self) -> int:
+        return len(self.alerts) if self.alerts_total is None else self.alerts_total
 
     @property
     def event_title(self) -> str:
@@ -84,8 +89,8 @@ def _context(message: Message) -> dict[str, Any]:
         "opened_at": _display_time(message.opened_at),
         "labels": sorted(message.labels.items()),
         "alerts": alerts,
-        "alerts_total": len(message.alerts),
-        "alerts_hidden": max(0, len(message.alerts) - len(alerts)),
+        "alerts_total": message.total,
+        "alerts_hidden": max(0, message.total - len(alerts)),
     }
 
 
@@ -136,7 +141,7 @@ def webhook_payload(message: Message) -> dict[str, Any]:
             "summary": message.summary,
         },
         "alerts": [_payload_alert(alert) for alert in message.alerts[:MAX_PAYLOAD_ALERTS]],
-        "alerts_total": len(message.alerts),
+        "alerts_total": message.total,
         "links": {"acknowledge": message.ack_url, "resolve": message.resolve_url},
         "recipient": message.recipient,
     }
@@ -197,7 +202,7 @@ def _slack_section(message: Message) -> dict[str, Any]:
 
 
 def _slack_context(message: Message) -> str:
-    count = len(message.alerts)
+    count = message.total
     parts = [f"{message.event_title} · {message.status}", f"opened {_display_time(message.opened_at)}"]
     parts.append(f"{count} alert{'' if count == 1 else 's'}")
     hidden = len(message.labels) - _SLACK_FIELDS

@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from alerts import delivery, incidents, tasks
+from alerts.messages import MAX_PAYLOAD_ALERTS, render_text, webhook_payload
 from alerts.models import Incident, Notification
 from alerts.transports.webhook import verify_signature
 from opsboard.audit.services import Actor
@@ -231,3 +232,15 @@ def test_a_page_acknowledged_before_it_is_delivered_is_not_sent() -> None:
         Notification.objects.filter(pk=notification.pk).update(next_attempt_at=timezone.now())
         assert delivery.deliver(notification.pk).text.startswith("cancelled: the incident was acknowledged")
     assert len(receiver.requests) == 1
+
+
+def test_a_message_counts_every_alert_of_the_incident_and_carries_up_to_the_payload_limit() -> None:
+    """One node with 120 GPUs over the line: one incident, one page saying 120 alerts."""
+    make_policy(webhook_channel("team", "http://127.0.0.1:9/hook"))
+    incident = fire(make_rule(), gpus=120)
+    message = delivery.message_for(Notification.objects.get(incident=incident, event="triggered"))
+    payload = webhook_payload(message)
+    assert payload["alerts_total"] == 120
+    assert len(payload["alerts"]) == MAX_PAYLOAD_ALERTS
+    _, text, _ = render_text(message)
+    assert "120" in text
