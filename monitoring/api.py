@@ -30,6 +30,7 @@ from monitoring.labels import label_names, label_values
 from monitoring.promql import PromQLError, parse_duration, parse_selector
 from monitoring.query import FUNCTIONS, QueryError, matching_series, query_range
 from monitoring.samples import LABEL_NAME, InvalidSample
+from opsboard import metrics
 from opsboard.accounts import roles
 from opsboard.accounts.authentication import BearerTokenAuthentication
 
@@ -337,6 +338,7 @@ class PushView(APIView):
         token = request.auth
         budget = new_series_budget(str(token.uid), settings.PUSH_MAX_NEW_SERIES_PER_MINUTE)
         result = store.write(samples, max_new_series=budget)
+        metrics.count_samples("push", result.received)
         spend_new_series(str(token.uid), result.series_created)
         return Response({"accepted": result.received})
 

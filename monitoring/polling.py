@@ -74,7 +74,7 @@ def poll(role: str, uid: str, slot_ms: int) -> str:
     scrape = _collect(target, slot_ms)
     written = _store(target, scrape)
     _finish(model, target, slot_ms, scrape, written)
-    metrics.count_poll(target.kind, scrape.up, timed_out=scrape.duration_s >= target.timeout_s)
+    metrics.count_poll(target.kind, scrape.up, timed_out=scrape.duration_s >= target.timeout_s, samples=written)
     return f"{'up' if scrape.up else 'down'}: {written} samples" + (f" ({scrape.error})" if scrape.error else "")
 
 

@@ -29,7 +29,6 @@ from django.utils.module_loading import import_string
 from monitoring import partitions
 from monitoring.models import Series
 from monitoring.samples import InvalidSample, Labels, Sample, check_series, series_hash
-from opsboard import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +125,6 @@ def write(
         if subscribers:
             touched = Touched(ids, batch, target_uid)
             transaction.on_commit(lambda: _announce(subscribers, touched))
-    metrics.count_samples("poll" if target_uid else "push", len(batch))
     return WriteResult(len(batch), written, len(batch) - written, created)
 
 

@@ -115,9 +115,19 @@ def count_samples(source: str, count: int) -> None:
     inc(SAMPLES, source, amount=count)
 
 
-def count_poll(kind: str, up: bool, timed_out: bool) -> None:
-    """A poll that failed having used its whole timeout counts as a timeout."""
-    inc(POLLS, kind, "ok" if up else "timeout" if timed_out else "error")
+def count_poll(kind: str, up: bool, timed_out: bool, samples: int) -> None:
+    """A poll and the samples it stored, in one round trip. A poll that failed having used
+    its whole timeout counts as a timeout."""
+    result = "ok" if up else "timeout" if timed_out else "error"
+
+    def send(client: redis.Redis) -> None:
+        pipe = client.pipeline(transaction=False)
+        pipe.hincrby(_key(POLLS.name), _field((kind, result)), 1)
+        if samples:
+            pipe.hincrby(_key(SAMPLES.name), _field(("poll",)), samples)
+        pipe.execute()
+
+    _safely(send)
 
 
 def count_notification(transport: str, status: str) -> None:

@@ -24,7 +24,7 @@ from monitoring import polling, store
 from monitoring.models import ModelEndpoint
 from monitoring.samples import sample
 from opsboard import metrics
-from opsboard.accounts import services
+from opsboard.accounts import security_events, services
 from opsboard.accounts.models import User
 from opsboard.asgi import application
 from opsboard.audit.services import Actor
@@ -142,6 +142,16 @@ def test_pushed_samples_count_as_push(scraper: Client, viewer: User) -> None:
     assert pushed.status_code == 200
     after = scrape(scraper)
     assert moved(before, after, "opsboard_samples_ingested_total", source="push") == 3
+    assert moved(before, after, "opsboard_samples_ingested_total", source="poll") == 0
+
+
+def test_opsboards_own_writes_are_not_counted_as_ingested(scraper: Client) -> None:
+    """Security events and run states are written by Opsboard itself, not received."""
+    before = scrape(scraper)
+    security_events.count(security_events.LOGIN_FAILED)
+    assert security_events.export() > 0
+    after = scrape(scraper)
+    assert moved(before, after, "opsboard_samples_ingested_total", source="push") == 0
     assert moved(before, after, "opsboard_samples_ingested_total", source="poll") == 0
 
 
