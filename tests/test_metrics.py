@@ -268,7 +268,9 @@ def test_with_redis_down_writes_go_on_and_the_scrape_says_so(scraper: Client) ->
         started = time.monotonic()
         for n in range(5):
             store.write([sample("up", {"job": "a"}, 1_800_000_000_000 + n, 1.0)])
+            metrics.count_samples("push", 1)
         assert time.monotonic() - started < 3  # one connection timeout, then counting pauses
+        assert metrics._Pause.until > time.monotonic()
         figures = scrape(scraper)
     assert value(figures, "opsboard_metrics_redis_up") == 0
     assert "process_resident_memory_bytes" in {name for name, _ in figures}

@@ -282,6 +282,20 @@ def test_new_recovery_codes_replace_the_old(viewer, clock) -> None:
     assert code_step(signing_in, new[0]).status_code == 302
 
 
+@pytest.mark.parametrize("change", ["accounts:second_factor_disable", "accounts:second_factor_recovery_codes"])
+def test_guessing_the_code_of_a_change_locks_it_out(viewer, clock, change: str) -> None:
+    """A stolen session cannot brute-force its way to turning the second factor off."""
+    secret, old = enrol(viewer, clock)
+    client = client_for(viewer)
+    answers = [client.post(reverse(change), {"code": "000000"}).status_code for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert answers[-1] == 429
+    assert client.post(reverse(change), {"code": code_now(secret)}).status_code == 429
+    assert TotpDevice.objects.filter(user=viewer).exists()
+    assert sorted(RecoveryCode.objects.filter(user=viewer).values_list("digest", flat=True)) == sorted(
+        totp.recovery_digest(code) for code in old
+    )
+
+
 def test_an_admin_resets_a_lost_second_factor(admin_client, viewer, clock) -> None:
     enrol(viewer, clock)
     page = admin_client.get(reverse("accounts:users")).content.decode()

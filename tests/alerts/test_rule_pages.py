@@ -133,8 +133,12 @@ def test_unsupported_rules_are_refused_by_name(editor) -> None:
     response = client_for(editor).post(
         reverse("alerts:rule_import"), {"text": (RULE_FILES / "unsupported.rules.yml").read_text()}
     )
-    assert response.context["refused"]
-    assert all("rule" in message or "group" in message for message in response.context["refused"])
+    refused = response.context["refused"]
+    named = ["job:http_requests:rate5m", "FastRise", "MoreErrorsThanRequests", "SlowerThanLastWeek", "TopTalkers"]
+    assert [message.split(" (line")[0] for message in refused] == [
+        f"group mixed, rule {name}" for name in [*named, "NoComparison"]
+    ]
+    assert sorted(AlertRule.objects.values_list("name", flat=True)) == ["ErrorRatioHigh", "StillSupported"]
 
 
 def test_a_responder_silences_and_ends_a_silence(responder) -> None:
@@ -170,8 +174,11 @@ def test_a_recurring_maintenance_window_needs_no_end(responder) -> None:
 
 
 def test_a_bad_silence_is_named(responder) -> None:
-    response = client_for(responder).post(reverse("alerts:silence_create"), {"matchers": "", "comment": "x"})
+    posted = {"matchers": 'node="gpu-3', "duration": "02:00:00", "comment": "x"}
+    response = client_for(responder).post(reverse("alerts:silence_create"), posted)
     assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["matchers"]
+    assert not Silence.objects.exists()
 
 
 def test_the_api_manages_rules_and_lists_alerts(editor) -> None:
@@ -190,6 +197,9 @@ def test_the_api_manages_rules_and_lists_alerts(editor) -> None:
     assert bad.status_code == 400 and "condition" in bad.json()
     assert client.get("/api/v1/alerts").json() == []
     assert client.delete(f"/api/v1/rules/{uid}").status_code == 204
+    assert not AlertRule.objects.filter(name="api rule").exists()
+    audited = AuditEvent.objects.filter(object_id=uid).values_list("action", flat=True).order_by("id")
+    assert list(audited) == ["alertrule.create", "alertrule.delete"]
 
 
 def test_the_default_pack_is_installed_once(db) -> None:
