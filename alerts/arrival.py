@@ -88,15 +88,26 @@ def _queue(rule_ids: list[int]) -> None:
         current_app.send_task("alerts.evaluate_on_arrival", (fresh,), queue="alerts")
 
 
-def run_debounced(rule_id: int, evaluate: Callable[[int], None]) -> int:
-    """Evaluate ``rule_id`` until no new data arrived meanwhile; returns how many times."""
+def run_debounced(rule_ids: list[int], evaluate: Callable[[list[int]], None]) -> int:
+    """Evaluate ``rule_ids`` together (one evaluation shares its silences, firing states and
+    series catalogue), then again those whose data arrived meanwhile, until none did;
+    returns how many rule evaluations ran."""
     client = redis_client()
-    dirty, queued = _keys(rule_id)
     runs = 0
-    while True:
-        client.delete(dirty)
-        evaluate(rule_id)
-        runs += 1
-        client.delete(queued)
-        if not client.exists(dirty) or not client.set(queued, 1, nx=True, ex=QUEUED_TTL_S):
-            return runs
+    while rule_ids:
+        keys = [_keys(rule_id) for rule_id in rule_ids]
+        client.delete(*(dirty for dirty, _ in keys))
+        evaluate(rule_ids)
+        runs += len(rule_ids)
+        with client.pipeline() as pipe:
+            for dirty, queued in keys:
+                pipe.delete(queued).exists(dirty)
+            dirtied = pipe.execute()[1::2]
+        with client.pipeline() as pipe:
+            for (_, queued), again in zip(keys, dirtied, strict=True):
+                if again:
+                    pipe.set(queued, 1, nx=True, ex=QUEUED_TTL_S)
+            won = iter(pipe.execute())
+        # A rule another worker queued meanwhile is that worker's to evaluate.
+        rule_ids = [rule_id for rule_id, again in zip(rule_ids, dirtied, strict=True) if again and next(won)]
+    return runs

@@ -36,7 +36,7 @@ def evaluate_rules(rule_ids: list[int], now_ms: int | None = None) -> str:
 
 @shared_task(name="alerts.evaluate_on_arrival", ignore_result=True)
 def evaluate_on_arrival(rule_ids: list[int]) -> str:
-    runs = sum(arrival.run_debounced(rule_id, lambda rid: evaluation.evaluate_many([rid])) for rule_id in rule_ids)
+    runs = arrival.run_debounced(rule_ids, evaluation.evaluate_many)
     return f"{runs} evaluations of {len(rule_ids)} rules"
 
 

@@ -212,7 +212,7 @@ def test_arrival_queues_each_rule_once_while_it_is_queued(db, monkeypatch) -> No
     arrival.on_samples(touched)
     arrival.on_samples(touched)
     assert sent == [("alerts.evaluate_on_arrival", ([r.pk],), "alerts")]
-    runs = arrival.run_debounced(r.pk, lambda rid: None)
+    runs = arrival.run_debounced([r.pk], lambda ids: None)
     assert runs == 1
     arrival.on_samples(touched)  # queued was cleared: the next write queues again
     assert len(sent) == 2
@@ -222,13 +222,21 @@ def test_data_arriving_during_an_evaluation_is_evaluated_again(db) -> None:
     r = rule()
     calls: list[int] = []
 
-    def evaluate(rule_id: int) -> None:
-        calls.append(rule_id)
+    def evaluate(rule_ids: list[int]) -> None:
+        calls.extend(rule_ids)
         if len(calls) == 1:  # a write lands while the first evaluation runs
-            dirty, _queued = arrival._keys(rule_id)
+            dirty, _queued = arrival._keys(rule_ids[0])
             arrival.redis_client().set(dirty, 1)
 
-    assert arrival.run_debounced(r.pk, evaluate) == 2
+    assert arrival.run_debounced([r.pk], evaluate) == 2
+
+
+def test_rules_queued_together_are_evaluated_together(db) -> None:
+    """One evaluation loads silences, firing states and the series catalogue for all of them."""
+    a, b = rule("hot"), rule("cold")
+    calls: list[list[int]] = []
+    assert arrival.run_debounced([a.pk, b.pk], calls.append) == 2
+    assert calls == [[a.pk, b.pk]]
 
 
 def test_a_pass_reads_the_series_once_and_notes_its_rules_in_one_statement(db) -> None:
