@@ -135,14 +135,6 @@ def verdicts(rule: AlertRule, now_ms: int) -> dict[str, Verdict]:
     return result
 
 
-def evaluate(rule: AlertRule, now_ms: int, context: Context, *, active_rules: set[int] | None = None) -> int:
-    """Evaluate one rule at ``now_ms``; returns how many transitions it made. Errors are
-    recorded on the rule and never stop the caller's other rules."""
-    done = _evaluate(rule, now_ms, context, active_rules)
-    _record_evaluations([done], now_ms)
-    return done.transitions
-
-
 def _evaluate(rule: AlertRule, now_ms: int, context: Context, active_rules: set[int] | None) -> Evaluated:
     started = time.monotonic()
     try:

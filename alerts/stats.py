@@ -58,7 +58,8 @@ def trailing(end: ArrayLike, points: int, *, inclusive: bool) -> tuple[IntArray,
     return np.maximum(end_arr - points, 0), hi
 
 
-def _usable(values: ArrayLike, valid: ArrayLike) -> tuple[FloatArray, BoolArray]:
+def finite_present(values: ArrayLike, valid: ArrayLike) -> tuple[FloatArray, BoolArray]:
+    """The values as float64, and where they are both present and finite."""
     values_arr = np.asarray(values, dtype=np.float64)
     return values_arr, np.asarray(valid, dtype=bool) & np.isfinite(values_arr)
 
@@ -126,7 +127,7 @@ def rolling_mean_std(values: ArrayLike, valid: ArrayLike, lo: ArrayLike, hi: Arr
     Vectorised by merging block moments (see the module's docstring): ``O(points · log window)``
     whatever the overlap of the windows.
     """
-    values_arr, usable = _usable(values, valid)
+    values_arr, usable = finite_present(values, valid)
     n, _, mean, _, _, m2 = _comoments(np.zeros(values_arr.shape), values_arr, usable, lo, hi)
     empty = n == 0
     std = np.sqrt(np.maximum(m2, 0.0) / n)
@@ -155,7 +156,7 @@ def ewma_mean_std(values: ArrayLike, valid: ArrayLike, lo: ArrayLike, hi: ArrayL
     newer block's n usable points; then ``x0`` gets its extra weight ``(1/alpha - 1) · (1 -
     alpha)**(n - 1)``. ``O(points · log window)``, like ``rolling_mean_std``.
     """
-    values_arr, usable = _usable(values, valid)
+    values_arr, usable = finite_present(values, valid)
     lo_arr, hi_arr = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
     ones = usable.astype(np.float64)
     base = (ones, ones.copy(), np.where(usable, values_arr, 0.0), np.zeros(values_arr.shape))
@@ -229,7 +230,7 @@ def rolling_linear_fit(
     docstring): ``slope = Σdt·dv / Σdt²`` and ``intercept = mean(v) + slope · (at - mean(t))``.
     A window of equal values has slope exactly 0.
     """
-    values_arr, usable = _usable(values, valid)
+    values_arr, usable = finite_present(values, valid)
     times_arr = np.asarray(times, dtype=np.float64)
     n, mean_t, mean_v, stt, stv, _ = _comoments(times_arr, values_arr, usable, lo, hi)
     fitted = (n >= 2) & (stt > 0)

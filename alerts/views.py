@@ -168,11 +168,15 @@ def import_rules(text: str, by: Actor) -> tuple[list[AlertRule], list[str]]:
     return created, refused
 
 
+def _silence_page(request: HttpRequest, form: SilenceForm, status: int = 200) -> HttpResponse:
+    listing = [(s, silences.is_active(s)) for s in Silence.objects.select_related("created_by")[:200]]
+    context = {"silences": listing, "form": form, "can_silence": has_role(request.user, roles.RESPONDER)}
+    return render(request, "alerts/silences.html", context, status=status)
+
+
 @role_required(roles.VIEWER)
 def silence_list(request: HttpRequest) -> HttpResponse:
-    listing = [(s, silences.is_active(s)) for s in Silence.objects.select_related("created_by")[:200]]
-    context = {"silences": listing, "form": SilenceForm(), "can_silence": has_role(request.user, roles.RESPONDER)}
-    return render(request, "alerts/silences.html", context)
+    return _silence_page(request, SilenceForm())
 
 
 @role_required(roles.RESPONDER)
@@ -180,10 +184,7 @@ def silence_list(request: HttpRequest) -> HttpResponse:
 def silence_create(request: HttpRequest) -> HttpResponse:
     form = SilenceForm(request.POST)
     if not form.is_valid():
-        listing = [(s, silences.is_active(s)) for s in Silence.objects.all()[:200]]
-        return render(
-            request, "alerts/silences.html", {"silences": listing, "form": form, "can_silence": True}, status=400
-        )
+        return _silence_page(request, form, status=400)
     silences.create_silence(form.cleaned_data, by=Actor.of(request))
     messages.success(request, "Silence created.")
     return redirect("alerts:silences")

@@ -129,8 +129,8 @@ def _statistics(
     config: DriftConfig, current: SeriesGrid, current_ranges: Ranges, reference: SeriesGrid, ref_ranges: Ranges
 ) -> FloatArray:
     """The drift statistic at each evaluation time; NaN where either sample is short."""
-    cur_values, cur_ok = _usable(current)
-    ref_values, ref_ok = _usable(reference)
+    cur_values, cur_ok = stats.finite_present(current.values, current.present)
+    ref_values, ref_ok = stats.finite_present(reference.values, reference.present)
     enough = (_counts(cur_ok, current_ranges) >= config.min_samples) & (
         _counts(ref_ok, ref_ranges) >= config.min_samples
     )
@@ -141,11 +141,6 @@ def _statistics(
         ref = slice(ref_ranges[0][i], ref_ranges[1][i])
         out[i] = statistic(ref_values[ref][ref_ok[ref]], cur_values[cur][cur_ok[cur]], config)
     return out
-
-
-def _usable(series: SeriesGrid) -> tuple[FloatArray, np.ndarray]:
-    values = np.asarray(series.values, dtype=np.float64)
-    return values, np.asarray(series.present, dtype=bool) & np.isfinite(values)
 
 
 def _counts(ok: np.ndarray, ranges: Ranges) -> IntArray:
