@@ -50,7 +50,7 @@ class Check:
 @shared_task(name="opsboard.heartbeat", ignore_result=True)
 def heartbeat() -> str:
     """Scheduled by beat, run by a worker: its freshness shows both are alive."""
-    redis_client().set(redis_key("heartbeat"), repr(time.time()))
+    _mark_alive("celery")
     return "ok"
 
 
@@ -174,50 +174,52 @@ def check_database() -> Check:
     return Check("database", True, connection.vendor)
 
 
-def check_redis() -> Check:
-    try:
-        redis_client().ping()
-    except Exception as exc:
-        return Check("redis", False, f"{type(exc).__name__}: {exc}"[:200])
-    return Check("redis", True, "ping ok")
+# When each part was last seen alive (Unix time; None: never), or None when Redis did not answer.
+AliveTimes = dict[str, float | None] | None
+_FETCH: Any = object()  # a check called alone reads the times itself
 
 
-def check_heartbeat() -> Check:
-    """Fresh when a worker ran the beat-scheduled heartbeat within a few intervals."""
+def alive_times() -> dict[str, float | None]:
+    """Every part's last sign of life, in one round trip. Raises for Redis trouble."""
+    raw = redis_client().mget([redis_key(key) for key in ALIVE_KEYS.values()])
+    return {part: None if value is None else float(value) for part, value in zip(ALIVE_KEYS, raw, strict=True)}
+
+
+def _alive_times_or_none() -> AliveTimes:
     try:
-        raw = redis_client().get(redis_key("heartbeat"))
+        return alive_times()
     except Exception:
-        return Check("celery", False, "unknown: Redis is unreachable")
-    if raw is None:
-        return Check("celery", False, "no heartbeat yet: are the worker and beat running?")
-    age = time.time() - float(raw)
-    limit = STALE_AFTER_INTERVALS * settings.HEARTBEAT_INTERVAL
-    if age > limit:
-        return Check("celery", False, f"last heartbeat {age:.0f} s ago (limit {limit:.0f} s)")
-    return Check("celery", True, f"last heartbeat {age:.1f} s ago")
+        return None
 
 
-def check_beat() -> Check:
+def check_heartbeat(times: AliveTimes = _FETCH) -> Check:
+    """A worker ran the heartbeat beat schedules every HEARTBEAT_INTERVAL, within a few intervals."""
+    never = "no heartbeat yet: are the worker and beat running?"
+    return _check_late("celery", times, settings.HEARTBEAT_INTERVAL, "heartbeat", never, STALE_AFTER_INTERVALS)
+
+
+def check_beat(times: AliveTimes = _FETCH) -> Check:
     """Beat sends the heartbeat every HEARTBEAT_INTERVAL, so it ticks at least that often."""
-    return _check_late("beat", settings.HEARTBEAT_INTERVAL, "tick", "no tick yet: is celery beat running?")
+    return _check_late("beat", times, settings.HEARTBEAT_INTERVAL, "tick", "no tick yet: is celery beat running?")
 
 
-def check_evaluator() -> Check:
+def check_evaluator(times: AliveTimes = _FETCH) -> Check:
     never = "no evaluation pass completed yet: are beat and the evaluator worker running?"
-    return _check_late("evaluator", settings.EVAL_INTERVAL_S, "pass completed", never)
+    return _check_late("evaluator", times, settings.EVAL_INTERVAL_S, "pass completed", never)
 
 
-def _check_late(part: str, interval_s: float, what: str, never: str) -> Check:
-    """Late when nothing was seen for LATE_AFTER_INTERVALS intervals; ``since`` says when
-    that happened."""
-    try:
-        raw = redis_client().get(redis_key(ALIVE_KEYS[part]))
-    except Exception:
+def _check_late(
+    part: str, times: AliveTimes, interval_s: float, what: str, never: str, intervals: int = LATE_AFTER_INTERVALS
+) -> Check:
+    """Late when nothing was seen for ``intervals`` intervals; ``since`` says when that happened."""
+    if times is _FETCH:
+        times = _alive_times_or_none()
+    if times is None:
         return Check(part, False, "unknown: Redis is unreachable")
-    if raw is None:
+    last = times[part]
+    if last is None:
         return Check(part, False, never)
-    last, age = float(raw), time.time() - float(raw)
-    limit = LATE_AFTER_INTERVALS * interval_s
+    age, limit = time.time() - last, intervals * interval_s
     if age <= limit:
         return Check(part, True, f"last {what} {age:.1f} s ago")
     since = datetime.fromtimestamp(last + limit, UTC)
@@ -226,8 +228,13 @@ def _check_late(part: str, interval_s: float, what: str, never: str) -> Check:
 
 
 def health_report() -> tuple[bool, dict[str, object]]:
-    """(healthy, the JSON body for /healthz)."""
-    checks = [check_database(), check_redis(), check_heartbeat(), check_beat(), check_evaluator()]
+    """(healthy, the JSON body for /healthz): one query and one Redis round trip."""
+    try:
+        times: AliveTimes = alive_times()
+        redis = Check("redis", True, "answered")
+    except Exception as exc:  # any client error means Redis is not usable
+        times, redis = None, Check("redis", False, f"{type(exc).__name__}: {exc}"[:200])
+    checks = [check_database(), redis, check_heartbeat(times), check_beat(times), check_evaluator(times)]
     healthy = all(check.ok for check in checks)
     body: dict[str, object] = {
         "status": "ok" if healthy else "down",
@@ -243,7 +250,7 @@ class LivenessCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            raw = redis_client().mget([redis_key(key) for key in ALIVE_KEYS.values()])
+            times = alive_times()
         except Exception as exc:
             logger.warning("metrics: cannot read the liveness times: %s", exc)
             return
@@ -253,7 +260,7 @@ class LivenessCollector(Collector):
             "beat, beat sent tasks; evaluator, an evaluation pass completed.",
             labels=["component"],
         )
-        for part, value in zip(ALIVE_KEYS, raw, strict=True):
-            if value is not None:
-                family.add_metric([part], float(value))
+        for part, last in times.items():
+            if last is not None:
+                family.add_metric([part], last)
         yield family
