@@ -119,15 +119,14 @@ def _hold(incident: Incident, now: datetime) -> None:
 def escalate_due(now: datetime | None = None) -> int:
     """Advance every triggered incident whose step has waited long enough; returns how many."""
     now = now or timezone.now()
-    advanced = 0
     due = Incident.objects.filter(status=Incident.TRIGGERED, next_escalation_at__lte=now)
-    for incident_id, due_at in due.values_list("pk", "next_escalation_at"):
-        with transaction.atomic():
-            incident = Incident.objects.select_for_update().get(pk=incident_id)
-            if incident.status != Incident.TRIGGERED or incident.next_escalation_at != due_at:
-                continue  # acknowledged, resolved or advanced meanwhile
-            advanced += _advance(incident, now)
-    return advanced
+    return _each_locked(due, lambda incident: _still_due(incident, now) and _advance(incident, now))
+
+
+def _still_due(incident: Incident, now: datetime) -> bool:
+    """Not acknowledged, resolved or advanced past ``now`` meanwhile."""
+    due_at = incident.next_escalation_at
+    return incident.status == Incident.TRIGGERED and due_at is not None and due_at <= now
 
 
 def _advance(incident: Incident, now: datetime) -> int:
@@ -206,15 +205,11 @@ def _each_locked(due: QuerySet[Incident], act: Callable[[Incident], bool]) -> in
 def tell_paged(incident: Incident, event: str, now: datetime, *, channels_only: bool = False) -> None:
     """Tell everyone who was paged for the incident (or only the channels) about ``event``."""
     paged = Notification.objects.filter(incident=incident, event__in=["triggered", "escalated", "reopened"])
-    seen: set[tuple] = set()
-    recipients = []
-    for n in paged.select_related("recipient_user", "channel"):
-        if channels_only and n.channel_id is None:
-            continue
-        identity = (n.recipient_user_id, n.channel_id, n.kind, repr(sorted(n.config.items())))
-        if identity not in seen:
-            seen.add(identity)
-            recipients.append(Recipient(n.recipient_name, n.kind, n.config, n.recipient_user, n.channel))
+    if channels_only:
+        paged = paged.filter(channel__isnull=False)
+    paged = paged.select_related("recipient_user", "channel").order_by("pk")
+    every = (Recipient(n.recipient_name, n.kind, n.config, n.recipient_user, n.channel) for n in paged)
+    recipients = list({recipient.key: recipient for recipient in every}.values())
     _write(incident, recipients, event, now, f"{event}:{incident.reopened}")
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db import transaction
 
+from alerts import setup
 from alerts.models import AlertRule, EscalationPolicy, EscalationStep
-from opsboard.audit.services import Actor, record
+from opsboard.audit.services import Actor
 
 DEFAULT_NAME = "Default"
 
@@ -46,12 +47,12 @@ def _step(step: EscalationStep) -> dict[str, Any]:
 
 def ensure_default_policy(by: Actor | None = None) -> EscalationPolicy:
     """The default policy, created (without steps) when none is marked default."""
+    by = by or Actor.system("setup")
     with transaction.atomic():
         policy = EscalationPolicy.objects.select_for_update().filter(is_default=True).first()
-        if policy is None:
-            policy, created = EscalationPolicy.objects.get_or_create(name=DEFAULT_NAME, defaults={"is_default": True})
-            if not created:
-                policy.is_default = True
-                policy.save(update_fields=["is_default"])
-            record("escalationpolicy.create", by=by or Actor.system("setup"), obj=policy, changes={"default": True})
-    return policy
+        if policy is not None:
+            return policy
+        named = EscalationPolicy.objects.filter(name=DEFAULT_NAME).first()
+        if named is not None:
+            return setup.make_default(named, by=by)
+        return setup.create(EscalationPolicy, {"name": DEFAULT_NAME, "is_default": True}, by=by)
