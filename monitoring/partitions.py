@@ -89,12 +89,6 @@ def missing(exc: BaseException) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == _MISSING_PARTITION
 
 
-def recreate(days: Iterable[int]) -> int:
-    """After ``missing``: forget what this process knew and create what is absent."""
-    forget()
-    return ensure(days)
-
-
 def forget() -> None:
     _known.clear()
 

@@ -115,6 +115,20 @@ def write(
     if not batch:
         return WriteResult(0, 0, 0, 0)
     minutes = _minutes([s.ts_ms for s in batch])
+    try:
+        return _write(batch, minutes, target_uid, max_new_series)
+    except _PartitionGone:
+        # A day this process knew was dropped since (retention): the first attempt is rolled
+        # back, so the partition is created again before anything is locked, as always.
+        partitions.forget()
+        return _write(batch, minutes, target_uid, max_new_series)
+
+
+class _PartitionGone(Exception):
+    pass
+
+
+def _write(batch: list[Sample], minutes: list[int], target_uid: UUID | None, max_new_series: int | None) -> WriteResult:
     with transaction.atomic():
         # First: a partition created here is locked until commit, so nothing else may be held yet.
         partitions.ensure({partitions.day_of(minute) for minute in minutes})
@@ -236,8 +250,8 @@ def _insert_postgresql(ids: list[int], batch: list[Sample]) -> int:
             _copy(cursor, "monitoring_sample", ids, batch)
         return len(batch)
     except IntegrityError as exc:
-        if partitions.missing(exc):  # a day this process knew was dropped since (retention)
-            partitions.recreate({partitions.day_of(s.ts_ms) for s in batch})
+        if partitions.missing(exc):
+            raise _PartitionGone from exc
         return _insert_postgresql_skipping_duplicates(ids, batch)
 
 
